@@ -1,0 +1,196 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/smtp-exporter/smtp_exporter/config"
+)
+
+// scrapeTimeoutHeader is how Prometheus tells a target its scrape timeout.
+const scrapeTimeoutHeader = "X-Prometheus-Scrape-Timeout-Seconds"
+
+// HandlerOptions wire a probe Handler.
+type HandlerOptions struct {
+	// Config returns the running configuration.
+	Config func() *config.Config
+	// Prober runs the SMTP sessions.
+	Prober *Prober
+	// Metrics are the exporter's own metrics.
+	Metrics *ExporterMetrics
+	// History keeps recent probes for /history; may be nil.
+	History *History
+	// TimeoutOffset is subtracted from Prometheus's scrape timeout.
+	TimeoutOffset time.Duration
+	// MaxConcurrent caps probes in flight; more are answered with 503.
+	MaxConcurrent int
+	// Logger receives request errors at debug level.
+	Logger *slog.Logger
+}
+
+// Handler serves /probe: one probe of every port of a target per request,
+// each with a fresh registry.
+type Handler struct {
+	opts  HandlerOptions
+	slots chan struct{}
+}
+
+// NewHandler returns a probe handler.
+func NewHandler(opts HandlerOptions) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{opts: opts, slots: make(chan struct{}, max(opts.MaxConcurrent, 1))}
+}
+
+// requestError is a request the handler refuses: an HTTP status, the
+// smtp_exporter_request_errors_total reason and a one-line message.
+type requestError struct {
+	status int
+	reason string
+	msg    string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+func badRequest(reason, format string, args ...any) *requestError {
+	return &requestError{status: http.StatusBadRequest, reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
+// probeRequest is a parsed, valid /probe request.
+type probeRequest struct {
+	target     Target
+	rawTarget  string
+	moduleName string
+	module     *config.Module
+	budget     time.Duration
+	debug      bool
+	cfg        *config.Config
+}
+
+// ServeHTTP runs one probe.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	default:
+		h.refuse(w, &requestError{http.StatusServiceUnavailable, "overloaded",
+			fmt.Sprintf("%d probes already in flight (--probe.max-concurrent)", cap(h.slots))})
+		return
+	}
+	req, reqErr := h.parse(r)
+	if reqErr != nil {
+		h.refuse(w, reqErr)
+		return
+	}
+	h.opts.Metrics.inFlight.Inc()
+	defer h.opts.Metrics.inFlight.Dec()
+
+	rec, reqErr := h.probe(r.Context(), req)
+	if reqErr != nil {
+		h.refuse(w, reqErr)
+		return
+	}
+	h.opts.Metrics.observe(rec)
+	if h.opts.History != nil {
+		h.opts.History.add(rec)
+	}
+	if req.debug {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		rec.writeDebug(w)
+		return
+	}
+	promhttp.HandlerFor(rec.registry(), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
+}
+
+func (h *Handler) refuse(w http.ResponseWriter, e *requestError) {
+	h.opts.Metrics.requestErrors.WithLabelValues(e.reason).Inc()
+	h.opts.Logger.Debug("probe request refused", "reason", e.reason, "err", e.msg)
+	http.Error(w, e.msg, e.status)
+}
+
+// parse checks the request's parameters and header.
+func (h *Handler) parse(r *http.Request) (*probeRequest, *requestError) {
+	q := r.URL.Query()
+	for _, name := range []string{"target", "module", "debug"} {
+		if len(q[name]) > 1 {
+			return nil, badRequest("repeated_param", "parameter %q given %d times", name, len(q[name]))
+		}
+	}
+	req := &probeRequest{rawTarget: q.Get("target"), moduleName: q.Get("module"), cfg: h.opts.Config()}
+	if req.rawTarget == "" {
+		return nil, badRequest("missing_target", "parameter \"target\" is missing or empty")
+	}
+	t, err := ParseTarget(req.rawTarget)
+	var targetErr *TargetError
+	if errors.As(err, &targetErr) {
+		return nil, badRequest(targetErr.Reason, "%s", targetErr.Msg)
+	}
+	req.target = t
+	if req.moduleName == "" {
+		req.moduleName = "default"
+	}
+	if req.module = req.cfg.Modules[req.moduleName]; req.module == nil {
+		return nil, badRequest("unknown_module", "unknown module %q", req.moduleName)
+	}
+	req.debug, _ = strconv.ParseBool(q.Get("debug"))
+	budget, reqErr := h.budget(r, req.module.Timeout)
+	req.budget = budget
+	return req, reqErr
+}
+
+// budget is the module timeout, capped by Prometheus's scrape timeout less
+// the offset.
+func (h *Handler) budget(r *http.Request, moduleTimeout time.Duration) (time.Duration, *requestError) {
+	header := r.Header.Get(scrapeTimeoutHeader)
+	if header == "" {
+		return moduleTimeout, nil
+	}
+	seconds, err := strconv.ParseFloat(header, 64)
+	if err != nil || seconds <= 0 || math.IsInf(seconds, 0) || math.IsNaN(seconds) {
+		return 0, badRequest("bad_timeout", "header %s is %q, not a positive number of seconds", scrapeTimeoutHeader, header)
+	}
+	scrape := time.Duration(seconds * float64(time.Second))
+	if scrape > h.opts.TimeoutOffset {
+		scrape -= h.opts.TimeoutOffset
+	}
+	return min(moduleTimeout, scrape), nil
+}
+
+// probe resolves, checks the addresses against allowed_targets, and runs the
+// sessions within the budget.
+func (h *Handler) probe(parent context.Context, req *probeRequest) (*probeRecord, *requestError) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(parent, req.budget)
+	defer cancel()
+	endpoints := h.opts.Prober.Endpoints(ctx, req.target, req.module)
+	for _, ep := range endpoints {
+		for _, addr := range ep.Addrs {
+			if !req.cfg.TargetAllowed(ep.Host, addr) {
+				return nil, &requestError{http.StatusForbidden, "not_allowed",
+					fmt.Sprintf("target %s resolves to %s, outside allowed_targets", ep.Host, addr)}
+			}
+		}
+	}
+	results := h.opts.Prober.Probe(ctx, req.module, endpoints)
+	return &probeRecord{
+		Time: start, Target: req.rawTarget, ModuleName: req.moduleName, Module: req.module,
+		Budget: req.budget, Duration: time.Since(start), Results: results,
+	}, nil
+}
+
+// registry returns a fresh registry holding the probe's series.
+func (rec *probeRecord) registry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&probeCollector{results: rec.Results, duration: rec.Duration, now: rec.Time})
+	return reg
+}

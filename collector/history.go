@@ -1,0 +1,157 @@
+package collector
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/smtp-exporter/smtp_exporter/config"
+)
+
+// probeRecord is one finished probe: what /history lists and debug shows.
+type probeRecord struct {
+	ID         uint64
+	Time       time.Time
+	Target     string
+	ModuleName string
+	Module     *config.Module
+	Budget     time.Duration
+	Duration   time.Duration
+	Results    []*Result
+}
+
+// Success reports probe_success.
+func (rec *probeRecord) Success() bool { return probeSucceeded(rec.Results) }
+
+// FailureSummary names each failed endpoint's port, phase and reason.
+func (rec *probeRecord) FailureSummary() string {
+	var parts []string
+	for _, r := range rec.Results {
+		if f := r.Failure; f != nil {
+			parts = append(parts, fmt.Sprintf("%d: %s/%s", r.Port, f.Phase, f.Reason))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// writeDebug writes the transcript of every endpoint, the metrics the probe
+// returns, and the module, credentials hidden.
+func (rec *probeRecord) writeDebug(w io.Writer) {
+	fmt.Fprintf(w, "Probe of %s with module %q at %s: success=%t, took %s of a %s budget\n",
+		rec.Target, rec.ModuleName, rec.Time.UTC().Format(time.RFC3339), rec.Success(),
+		rec.Duration.Round(time.Millisecond), rec.Budget)
+	for _, r := range rec.Results {
+		fmt.Fprintf(w, "\n== %s port %d (%s): up=%t success=%t\n", r.Host, r.Port, r.Settings.TLS, r.Up, r.Success())
+		if f := r.Failure; f != nil {
+			fmt.Fprintf(w, "failed in phase %s, reason %s: %v\n", f.Phase, f.Reason, f.Err)
+		}
+		io.WriteString(w, r.Transcript.String())
+	}
+	io.WriteString(w, "\n== Metrics\n")
+	families, err := rec.registry().Gather()
+	if err != nil {
+		fmt.Fprintf(w, "gathering metrics: %v\n", err)
+	}
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range families {
+		if err := enc.Encode(mf); err != nil {
+			fmt.Fprintf(w, "encoding metrics: %v\n", err)
+		}
+	}
+	io.WriteString(w, "\n== Module\n")
+	module := *rec.Module
+	if module.Auth.Username != "" {
+		module.Auth.Username = "<hidden>"
+	}
+	out, err := yaml.Marshal(map[string]config.Module{rec.ModuleName: module})
+	if err != nil {
+		fmt.Fprintf(w, "encoding module: %v\n", err)
+	}
+	w.Write(out)
+}
+
+// History keeps the most recent probes for /history.
+type History struct {
+	mu      sync.Mutex
+	limit   int
+	nextID  uint64
+	records []*probeRecord // oldest first
+}
+
+// NewHistory keeps up to limit probes; 0 keeps none.
+func NewHistory(limit int) *History { return &History{limit: limit} }
+
+func (h *History) add(rec *probeRecord) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.nextID++
+	rec.ID = h.nextID
+	if h.limit <= 0 {
+		return
+	}
+	if len(h.records) >= h.limit {
+		h.records = append(h.records[:0], h.records[len(h.records)-h.limit+1:]...)
+	}
+	h.records = append(h.records, rec)
+}
+
+func (h *History) find(id uint64) *probeRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, rec := range h.records {
+		if rec.ID == id {
+			return rec
+		}
+	}
+	return nil
+}
+
+func (h *History) newestFirst() []*probeRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*probeRecord, len(h.records))
+	for i, rec := range h.records {
+		out[len(out)-1-i] = rec
+	}
+	return out
+}
+
+var historyPage = template.Must(template.New("history").Parse(`<!DOCTYPE html>
+<html><head><title>smtp_exporter: recent probes</title></head>
+<body><h1>Recent probes</h1>
+<p><a href="{{.Root}}">Home</a></p>
+<table border="1" cellpadding="4">
+<tr><th>time</th><th>target</th><th>module</th><th>result</th><th>failure</th><th>took</th><th>transcript</th></tr>
+{{range .Records}}<tr><td>{{.Time.UTC.Format "2006-01-02 15:04:05"}}</td><td>{{.Target}}</td><td>{{.ModuleName}}</td>
+<td>{{if .Success}}success{{else}}failure{{end}}</td><td>{{.FailureSummary}}</td><td>{{.Duration}}</td>
+<td><a href="?id={{.ID}}">transcript</a></td></tr>
+{{end}}</table></body></html>
+`))
+
+// ServeHTTP lists recent probes, or with ?id=N shows one probe's transcript.
+func (h *History) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if idText := r.URL.Query().Get("id"); idText != "" {
+		id, err := strconv.ParseUint(idText, 10, 64)
+		rec := h.find(id)
+		if err != nil || rec == nil {
+			http.Error(w, fmt.Sprintf("no probe %q in the history (it keeps the last %d)", idText, h.limit), http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		rec.writeDebug(w)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	root := strings.TrimSuffix(r.URL.Path, "history")
+	if err := historyPage.Execute(w, map[string]any{"Root": root, "Records": h.newestFirst()}); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}

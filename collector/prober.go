@@ -1,0 +1,123 @@
+// Package collector probes SMTP endpoints and turns what it finds into
+// Prometheus metrics: the /probe handler, the SMTP session, TLS inspection
+// and the metric definitions.
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/smtp-exporter/smtp_exporter/config"
+)
+
+// Resolver looks up a host's addresses; *net.Resolver is one.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// Prober runs SMTP probes. The zero value is not ready: use NewProber.
+type Prober struct {
+	// Resolver resolves target host names.
+	Resolver Resolver
+	// Hostname is this machine's name; sent with EHLO when the module
+	// names none and it is fully qualified.
+	Hostname string
+	// Logger receives one debug line per failed endpoint.
+	Logger *slog.Logger
+
+	dialer net.Dialer
+}
+
+// NewProber returns a Prober using the system resolver.
+func NewProber(hostname string, logger *slog.Logger) *Prober {
+	return &Prober{Resolver: net.DefaultResolver, Hostname: hostname, Logger: logger}
+}
+
+// Endpoint is one host and port to probe, with the addresses to dial: the
+// output of the resolver step.
+type Endpoint struct {
+	// Host is the name the endpoint series carry.
+	Host string
+	// Port is the TCP port.
+	Port int
+	// Settings are the port's mode and expectations.
+	Settings config.Settings
+	// Addrs are dialled in order until one connects.
+	Addrs []netip.Addr
+	// ResolveDuration is how long resolving Host took.
+	ResolveDuration time.Duration
+	// ResolveErr is why resolving failed.
+	ResolveErr error
+}
+
+// Endpoints resolves the target once and returns one endpoint per port: the
+// target's own port, or every port of the module.
+func (p *Prober) Endpoints(ctx context.Context, t Target, m *config.Module) []Endpoint {
+	start := time.Now()
+	addrs, err := p.resolve(ctx, t, m.IPProtocol)
+	took := time.Since(start)
+	ports := []int{t.Port}
+	if t.Port == 0 {
+		ports = ports[:0]
+		for _, port := range m.Ports {
+			ports = append(ports, port.Port)
+		}
+	}
+	endpoints := make([]Endpoint, 0, len(ports))
+	for _, port := range ports {
+		endpoints = append(endpoints, Endpoint{
+			Host: t.Host, Port: port, Settings: m.EndpointSettings(port),
+			Addrs: addrs, ResolveDuration: took, ResolveErr: err,
+		})
+	}
+	return endpoints
+}
+
+// resolve returns the addresses to dial, in order: for auto, the first IPv6
+// address and then the first IPv4 one.
+func (p *Prober) resolve(ctx context.Context, t Target, protocol string) ([]netip.Addr, error) {
+	if t.IP.IsValid() {
+		return []netip.Addr{t.IP}, nil
+	}
+	network := map[string]string{config.IPProtocol4: "ip4", config.IPProtocol6: "ip6"}[protocol]
+	if network == "" {
+		network = "ip"
+	}
+	found, err := p.Resolver.LookupNetIP(ctx, network, t.Host)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", t.Host, err)
+	}
+	var v4, v6 []netip.Addr
+	for _, a := range found {
+		if a = a.Unmap(); a.Is4() && len(v4) == 0 {
+			v4 = append(v4, a)
+		} else if a.Is6() && len(v6) == 0 {
+			v6 = append(v6, a)
+		}
+	}
+	if addrs := append(v6, v4...); len(addrs) > 0 {
+		return addrs, nil
+	}
+	return nil, fmt.Errorf("resolving %s: %w", t.Host, errNoAddress)
+}
+
+// Probe runs one session per endpoint, all at once, and returns their
+// results in endpoint order. ctx's deadline is the budget of every session.
+func (p *Prober) Probe(ctx context.Context, m *config.Module, endpoints []Endpoint) []*Result {
+	results := make([]*Result, len(endpoints))
+	var wg sync.WaitGroup
+	for i, ep := range endpoints {
+		wg.Go(func() { results[i] = p.probeEndpoint(ctx, m, ep) })
+	}
+	wg.Wait()
+	return results
+}
+
+// errNoAddress: the name resolved, but to no address of the wanted family.
+var errNoAddress = errors.New("no address of the wanted IP protocol")

@@ -1,0 +1,176 @@
+package collector
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// allCipherSuites lists every suite crypto/tls implements, the insecure ones
+// (RSA key exchange, 3DES, RC4) included, so that a server stuck on old TLS
+// is reported with what it negotiated rather than failing outright. Whether
+// that counts as success is the module's expect.
+var allCipherSuites = func() []uint16 {
+	var ids []uint16
+	for _, s := range tls.CipherSuites() {
+		ids = append(ids, s.ID)
+	}
+	for _, s := range tls.InsecureCipherSuites() {
+		ids = append(ids, s.ID)
+	}
+	return ids
+}()
+
+// tlsVersionNames uses blackbox_exporter's spelling of versions.
+var tlsVersionNames = map[uint16]string{
+	tls.VersionSSL30: "SSL 3.0",
+	tls.VersionTLS10: "TLS 1.0",
+	tls.VersionTLS11: "TLS 1.1",
+	tls.VersionTLS12: "TLS 1.2",
+	tls.VersionTLS13: "TLS 1.3",
+}
+
+func tlsVersionName(v uint16) string {
+	if name, ok := tlsVersionNames[v]; ok {
+		return name
+	}
+	return fmt.Sprintf("unknown (0x%04x)", v)
+}
+
+// CertFacts are what the probe learnt from the server's Certificate message.
+type CertFacts struct {
+	// Chain is the served chain, leaf first.
+	Chain []*x509.Certificate
+	// Verified: the chain verifies to the configured or system roots.
+	Verified bool
+	// VerifyErr says why it did not.
+	VerifyErr error
+	// HostnameMatch: the leaf is valid for the checked name.
+	HostnameMatch bool
+	// HostnameErr says why it is not.
+	HostnameErr error
+}
+
+// Leaf returns the server's own certificate.
+func (c *CertFacts) Leaf() *x509.Certificate { return c.Chain[0] }
+
+// EarliestExpiry returns the earliest NotAfter of the served chain.
+func (c *CertFacts) EarliestExpiry() time.Time {
+	earliest := c.Chain[0].NotAfter
+	for _, cert := range c.Chain[1:] {
+		if cert.NotAfter.Before(earliest) {
+			earliest = cert.NotAfter
+		}
+	}
+	return earliest
+}
+
+// certCapture keeps the certificates of a handshake, even one that fails
+// after the Certificate message.
+type certCapture struct {
+	chain []*x509.Certificate
+	err   error
+}
+
+// verifyPeer is a tls.Config.VerifyPeerCertificate that only records; the
+// probe's own checks run once the handshake is over (or has failed).
+func (c *certCapture) verifyPeer(rawCerts [][]byte, _ [][]*x509.Certificate) error {
+	c.chain = c.chain[:0]
+	for _, raw := range rawCerts {
+		cert, err := x509.ParseCertificate(raw)
+		if err != nil {
+			c.err = fmt.Errorf("parsing server certificate: %w", err)
+			return nil
+		}
+		c.chain = append(c.chain, cert)
+	}
+	return nil
+}
+
+// clientTLSConfig derives the session's tls.Config from the module's: the
+// handshake always completes; verification happens in inspectCertificates.
+func clientTLSConfig(base *tls.Config, serverName string, capture *certCapture) *tls.Config {
+	cfg := base.Clone()
+	cfg.InsecureSkipVerify = true
+	cfg.VerifyPeerCertificate = capture.verifyPeer
+	if cfg.ServerName == "" {
+		cfg.ServerName = serverName
+	}
+	if cfg.MinVersion == 0 {
+		cfg.MinVersion = tls.VersionTLS10
+	}
+	if cfg.CipherSuites == nil {
+		cfg.CipherSuites = allCipherSuites
+	}
+	return cfg
+}
+
+// inspectCertificates checks a captured chain against roots (nil: the system
+// roots) and name, at time now.
+func inspectCertificates(chain []*x509.Certificate, roots *x509.CertPool, name string, now time.Time) *CertFacts {
+	if len(chain) == 0 {
+		return nil
+	}
+	facts := &CertFacts{Chain: chain}
+	intermediates := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		intermediates.AddCert(c)
+	}
+	_, facts.VerifyErr = chain[0].Verify(x509.VerifyOptions{
+		Roots:         roots,
+		Intermediates: intermediates,
+		CurrentTime:   now,
+	})
+	facts.Verified = facts.VerifyErr == nil
+	facts.HostnameErr = chain[0].VerifyHostname(strings.Trim(name, "[]"))
+	facts.HostnameMatch = facts.HostnameErr == nil
+	return facts
+}
+
+// certExpectationFailure returns the reason and error of the first
+// certificate check that fails, or "" when all pass.
+func certExpectationFailure(facts *CertFacts, now time.Time) (string, error) {
+	leaf := facts.Leaf()
+	switch {
+	case now.After(leaf.NotAfter):
+		return ReasonCertExpired, fmt.Errorf("certificate expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
+	case now.Before(leaf.NotBefore):
+		return ReasonCertUnverified, fmt.Errorf("certificate not valid before %s", leaf.NotBefore.UTC().Format(time.RFC3339))
+	case !facts.Verified:
+		return ReasonCertUnverified, fmt.Errorf("certificate not verified: %w", facts.VerifyErr)
+	case !facts.HostnameMatch:
+		return ReasonCertHostname, fmt.Errorf("certificate name mismatch: %w", facts.HostnameErr)
+	}
+	return "", nil
+}
+
+// chainInfo returns the leaf's label values for probe_ssl_last_chain_info:
+// subject, issuer, serial number, SHA-256 fingerprint and alternative names.
+func chainInfo(leaf *x509.Certificate) []string {
+	sum := sha256.Sum256(leaf.Raw)
+	names := append([]string(nil), leaf.DNSNames...)
+	for _, ip := range leaf.IPAddresses {
+		names = append(names, ip.String())
+	}
+	names = append(names, leaf.EmailAddresses...)
+	for _, u := range leaf.URIs {
+		names = append(names, u.String())
+	}
+	return []string{
+		cut256(leaf.Subject.String()), cut256(leaf.Issuer.String()),
+		cut256(fmt.Sprintf("%x", leaf.SerialNumber)), hex.EncodeToString(sum[:]),
+		cut256(strings.Join(names, ",")),
+	}
+}
+
+// cut256 caps a label value at 256 bytes without splitting a UTF-8 rune.
+func cut256(s string) string {
+	if len(s) <= 256 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:256], "")
+}

@@ -1,0 +1,64 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// allowlist is the parsed form of allowed_targets.
+type allowlist struct {
+	prefixes []netip.Prefix
+	domains  []string // lower-case; a leading "*." matches any subdomain
+}
+
+func parseAllowlist(entries []string) (allowlist, error) {
+	var a allowlist
+	for _, e := range entries {
+		if strings.Contains(e, "/") {
+			p, err := netip.ParsePrefix(e)
+			if err != nil {
+				return a, fmt.Errorf("allowed_targets: %q is not a CIDR range: %w", e, err)
+			}
+			a.prefixes = append(a.prefixes, p.Masked())
+			continue
+		}
+		if ip, err := netip.ParseAddr(e); err == nil {
+			a.prefixes = append(a.prefixes, netip.PrefixFrom(ip, ip.BitLen()))
+			continue
+		}
+		d := strings.TrimSuffix(strings.ToLower(e), ".")
+		if d == "" || strings.Contains(strings.TrimPrefix(d, "*."), "*") {
+			return a, fmt.Errorf("allowed_targets: %q is neither a CIDR range nor a domain pattern (example.com, *.example.com)", e)
+		}
+		a.domains = append(a.domains, d)
+	}
+	return a, nil
+}
+
+// Allows reports whether the exporter may dial addr for the target host name
+// host: every target when the list is empty, else addr inside an allowed
+// range or host matching an allowed domain pattern.
+func (a allowlist) Allows(host string, addr netip.Addr) bool {
+	if len(a.prefixes) == 0 && len(a.domains) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, p := range a.prefixes {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	for _, d := range a.domains {
+		if host == d || (strings.HasPrefix(d, "*.") && strings.HasSuffix(host, d[1:])) {
+			return true
+		}
+	}
+	return false
+}
+
+// TargetAllowed reports whether addr, resolved from host, may be probed.
+func (c *Config) TargetAllowed(host string, addr netip.Addr) bool {
+	return c.allowed.Allows(host, addr)
+}
