@@ -71,7 +71,7 @@ func (s *session) run() {
 	if !s.step(PhaseConnect, s.connect) {
 		return
 	}
-	defer s.conn.Close()
+	defer func() { s.conn.Close() }() // the TLS conn once upgraded: close_notify
 	defer context.AfterFunc(s.ctx, func() { s.raw.Close() })()
 
 	if s.ep.Settings.TLS == config.TLSImplicit && !s.step(PhaseTLS, s.handshake) {

@@ -1,0 +1,378 @@
+#!/usr/bin/env bash
+# setup.sh — start a throw-away Postfix on 127.0.0.1 for smtp_exporter
+# integration tests.
+#
+# Usage (as root, Debian/Ubuntu):
+#   test/postfix/setup.sh              # install if needed, (re)start
+#   . /tmp/smtp-exporter-postfix/env   # paths and ports for other scripts
+#   test/postfix/teardown.sh           # stop it, restore what was changed
+#
+# Environment:
+#   SMTP_EXPORTER_POSTFIX_DIR  work dir (default /tmp/smtp-exporter-postfix)
+#   POSTSCREEN_GREET_WAIT      postscreen_greet_wait in seconds (default 2)
+#   POSTSCREEN_GREET_TTL       postscreen_greet_ttl in seconds (default 1)
+#   SMTPD_FORBID_BARE_NEWLINE  smtpd_forbid_bare_newline (default reject;
+#                              "yes" only normalizes, see main.cf comment)
+#   FORCE_NEW_CERTS=1          regenerate the CA and certificates
+#   ALLOW_MTA_REPLACEMENT=1    let apt replace another MTA (e.g. exim4) with
+#                              Postfix; without it setup.sh refuses
+#
+# What it runs: a separate Postfix instance (`postfix -c <workdir>/etc`, own
+# queue and data directories); /etc/postfix is not touched. Services, all on
+# 127.0.0.1 only:
+#   25    postscreen (pregreet test enforced, loopback NOT exempt) -> smtpd,
+#         STARTTLS offered (smtpd_tls_security_level=may)
+#   587   smtpd, STARTTLS required (smtpd_tls_security_level=encrypt)
+#   465   smtpd, implicit TLS (wrappermode), certificate valid for 5 days
+#   2525  smtpd, no TLS at all
+# Every smtpd forbids bare newlines (no exclusions) and unauthorised
+# pipelining. Logs go to <workdir>/maillog via postlogd (no syslog needed).
+# If the system's own Postfix is running, it is stopped and teardown.sh
+# starts it again. Re-running the script is safe: it restarts the instance
+# with a fresh configuration and keeps still-valid certificates.
+set -euo pipefail
+
+WORKDIR="${SMTP_EXPORTER_POSTFIX_DIR:-/tmp/smtp-exporter-postfix}"
+GREET_WAIT="${POSTSCREEN_GREET_WAIT:-2}"
+GREET_TTL="${POSTSCREEN_GREET_TTL:-1}"
+FORBID_BARE_NEWLINE="${SMTPD_FORBID_BARE_NEWLINE:-reject}"
+HOST=127.0.0.1
+PORTS=(25 465 587 2525)
+
+CONF="$WORKDIR/etc"
+SPOOL="$WORKDIR/spool"
+DATA="$WORKDIR/data"
+TLS="$WORKDIR/tls"
+STATE="$WORKDIR/state"
+MAILLOG="$WORKDIR/maillog"
+
+log() { printf 'setup.sh: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "must run as root"
+[[ $WORKDIR == /* ]] || die "SMTP_EXPORTER_POSTFIX_DIR must be an absolute path"
+[[ $GREET_WAIT =~ ^[1-9][0-9]*$ ]] || die "POSTSCREEN_GREET_WAIT must be whole seconds >= 1"
+# postscreen refuses a TTL below 1 s ("min 1") and dies on the first connection.
+[[ $GREET_TTL =~ ^[1-9][0-9]*$ ]] || die "POSTSCREEN_GREET_TTL must be whole seconds >= 1"
+
+# --- 1. packages -----------------------------------------------------------
+install_packages() {
+  local missing=() p
+  for p in postfix openssl ca-certificates; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+      missing+=("$p")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  log "installing: ${missing[*]}"
+  # "No configuration": the package must not write /etc/postfix/main.cf or
+  # start a system instance of its own.
+  echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  # Postfix replaces any other MTA (Debian's default is exim4). Do that only
+  # when asked to, and remember it for teardown.sh.
+  local removals
+  removals=$(apt-get -s install --no-install-recommends "${missing[@]}" | awk '/^Remv /{print $2}')
+  if [[ -n $removals && ${ALLOW_MTA_REPLACEMENT:-0} != 1 ]]; then
+    die "installing ${missing[*]} would remove: $(echo "$removals" | tr '\n' ' ')- set ALLOW_MTA_REPLACEMENT=1 to allow (PURGE_PACKAGES=1 teardown.sh reinstalls them)"
+  fi
+  mkdir -p "$STATE"
+  [[ -n $removals ]] && printf '%s\n' "$removals" >>"$STATE/removed_packages"
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Remember what we installed so `PURGE_PACKAGES=1 teardown.sh` can remove it.
+  printf '%s\n' "${missing[@]}" >>"$STATE/installed_packages"
+}
+
+# --- helpers ---------------------------------------------------------------
+# listening_on PORT: true if any TCP socket listens on PORT on 127.0.0.1 or
+# the wildcard address. Reads /proc/net/tcp{,6} so that nothing connects to
+# the port (a connect would itself leave a "lost connection" log line).
+listening_on() {
+  local hex f
+  hex=$(printf '%04X' "$1")
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [[ -r $f ]] || continue
+    # field 2 = local addr:port, field 4 = state (0A = LISTEN)
+    awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p {
+        a = substr($2, 1, length($2) - 5)
+        if (a ~ /^0+$/ || a == "0100007F" || a == "0000000000000000FFFF00000100007F" || a == "00000000000000000000000001000000") found = 1
+      } END { exit !found }' "$f" && return 0
+  done
+  return 1
+}
+
+our_instance_running() {
+  [[ -f $CONF/main.cf ]] && postfix -c "$CONF" status >/dev/null 2>&1
+}
+
+system_postfix_running() {
+  [[ -f /etc/postfix/main.cf ]] && postfix status >/dev/null 2>&1
+}
+
+# stop_system_postfix: the system instance may hold port 25. Stop it once
+# and record how, so that teardown.sh can start it again.
+stop_system_postfix() {
+  system_postfix_running || return 0
+  mkdir -p "$STATE"
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet postfix 2>/dev/null; then
+    log "stopping the system Postfix (systemctl stop postfix)"
+    systemctl stop postfix
+    echo systemd >"$STATE/system_postfix_stopped"
+  else
+    log "stopping the system Postfix (postfix stop)"
+    postfix stop >/dev/null 2>&1 || true
+    echo postfix >"$STATE/system_postfix_stopped"
+  fi
+  for _ in $(seq 50); do system_postfix_running || return 0; sleep 0.1; done
+  die "the system Postfix did not stop"
+}
+
+# --- 2. certificates -------------------------------------------------------
+# not_after_unix CERT: the certificate's notAfter as unix seconds.
+not_after_unix() {
+  date -u -d "$(openssl x509 -in "$1" -noout -enddate | cut -d= -f2)" +%s
+}
+
+# issue NAME DAYS: a server certificate for localhost / 127.0.0.1 signed by
+# the private CA, key and cert in $TLS/NAME.{key,crt}.
+issue() {
+  local name=$1 days=$2 ext
+  ext=$(mktemp)
+  cat >"$ext" <<'EOF'
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$TLS/$name.key" \
+    -subj "/CN=localhost/O=smtp_exporter test ($name)" -out "$TLS/$name.csr" 2>/dev/null
+  openssl x509 -req -in "$TLS/$name.csr" -CA "$TLS/ca.crt" -CAkey "$TLS/ca.key" \
+    -set_serial "0x$(openssl rand -hex 16)" -days "$days" -sha256 \
+    -extfile "$ext" -out "$TLS/$name.crt" 2>/dev/null
+  rm -f "$ext" "$TLS/$name.csr"
+}
+
+make_certs() {
+  # Keep certificates across re-runs while they are comfortably valid: the
+  # 90-day one for a week more, the short one for at least 4 more days
+  # (so it always expires within 7 days, but is never expired).
+  if [[ ${FORCE_NEW_CERTS:-0} != 1 && -s $TLS/ca.crt && -s $TLS/server.crt && -s $TLS/short.crt ]] &&
+    openssl x509 -in "$TLS/ca.crt" -noout -checkend $((7 * 86400)) >/dev/null &&
+    openssl x509 -in "$TLS/server.crt" -noout -checkend $((7 * 86400)) >/dev/null &&
+    openssl x509 -in "$TLS/short.crt" -noout -checkend $((4 * 86400)) >/dev/null; then
+    log "reusing certificates in $TLS"
+    return 0
+  fi
+  log "generating a private CA and server certificates in $TLS"
+  rm -rf "$TLS"
+  mkdir -p "$TLS"
+  chmod 0755 "$TLS"
+  local ext
+  ext=$(mktemp)
+  cat >"$ext" <<'EOF'
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+EOF
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$TLS/ca.key" \
+    -subj "/CN=smtp_exporter test CA" -out "$TLS/ca.csr" 2>/dev/null
+  openssl x509 -req -in "$TLS/ca.csr" -signkey "$TLS/ca.key" -days 90 -sha256 \
+    -set_serial "0x$(openssl rand -hex 16)" -extfile "$ext" -out "$TLS/ca.crt" 2>/dev/null
+  rm -f "$ext" "$TLS/ca.csr"
+  issue server 90 # port 25, 587
+  issue short 5   # port 465: expires within 7 days
+  chmod 0600 "$TLS"/*.key
+  openssl verify -CAfile "$TLS/ca.crt" "$TLS/server.crt" "$TLS/short.crt" >/dev/null ||
+    die "generated certificates do not verify"
+}
+
+# --- 3. Postfix configuration ----------------------------------------------
+write_main_cf() {
+  cat >"$CONF/main.cf" <<EOF
+# Generated by test/postfix/setup.sh — overwritten on every run.
+compatibility_level = 3.6
+queue_directory = $SPOOL
+data_directory = $DATA
+mail_owner = postfix
+setgid_group = postdrop
+
+myhostname = localhost
+mydomain = localdomain
+myorigin = \$myhostname
+mydestination =
+relay_domains =
+relayhost =
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+smtputf8_enable = no
+smtpd_banner = \$myhostname ESMTP smtp_exporter test Postfix
+
+# Loopback only, and loopback is nothing special: with an empty mynetworks,
+# permit_mynetworks matches no client and the bare-newline exclusion below
+# is empty too.
+inet_interfaces = $HOST
+inet_protocols = ipv4
+mynetworks =
+
+# There is no syslog daemon: postlogd writes this file (master.cf "postlog").
+maillog_file = $MAILLOG
+maillog_file_prefixes = /var, /dev/stdout, $WORKDIR
+
+# TLS (per-service overrides in master.cf).
+smtpd_tls_chain_files = $TLS/server.key, $TLS/server.crt
+smtpd_tls_security_level = may
+smtpd_tls_loglevel = 1
+smtpd_tls_received_header = no
+smtpd_tls_auth_only = yes
+tls_random_source = dev:/dev/urandom
+
+# Good manners are enforced for everybody. Since the January 2024 backport
+# "yes" means "normalize" (a bare <LF> in a command is silently accepted);
+# "reject" answers 550 and logs "bare <LF> received", which is what a test
+# of the client's line endings needs.
+smtpd_forbid_bare_newline = $FORBID_BARE_NEWLINE
+smtpd_forbid_bare_newline_exclusions =
+smtpd_forbid_unauth_pipelining = yes
+
+# postscreen: only the pregreet test, enforced, re-run on (almost) every
+# connection. No deep-protocol tests: they 4xx a client's first attempt.
+postscreen_access_list =
+postscreen_greet_action = enforce
+postscreen_greet_wait = ${GREET_WAIT}s
+postscreen_greet_ttl = ${GREET_TTL}s
+postscreen_dnsbl_sites =
+postscreen_pipelining_enable = no
+postscreen_non_smtp_command_enable = no
+postscreen_bare_newline_enable = no
+postscreen_cache_map = btree:\$data_directory/postscreen_cache
+EOF
+}
+
+write_master_cf() {
+  cat >"$CONF/master.cf" <<EOF
+# Generated by test/postfix/setup.sh — overwritten on every run.
+# service         type  private unpriv  chroot  wakeup  maxproc command
+$HOST:25       inet  n       -       n       -       1       postscreen
+smtpd             pass  -       -       n       -       -       smtpd
+  -o smtpd_tls_security_level=may
+$HOST:587      inet  n       -       n       -       -       smtpd
+  -o syslog_name=postfix/submission
+  -o smtpd_tls_security_level=encrypt
+$HOST:465      inet  n       -       n       -       -       smtpd
+  -o syslog_name=postfix/smtps
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_chain_files=$TLS/short.key,$TLS/short.crt
+$HOST:2525     inet  n       -       n       -       -       smtpd
+  -o syslog_name=postfix/plain
+  -o smtpd_tls_security_level=none
+  -o smtpd_tls_auth_only=no
+tlsproxy          unix  -       -       n       -       0       tlsproxy
+dnsblog           unix  -       -       n       -       0       dnsblog
+pickup            unix  n       -       n       60      1       pickup
+cleanup           unix  n       -       n       -       0       cleanup
+qmgr              unix  n       -       n       300     1       qmgr
+tlsmgr            unix  -       -       n       1000?   1       tlsmgr
+rewrite           unix  -       -       n       -       -       trivial-rewrite
+bounce            unix  -       -       n       -       0       bounce
+defer             unix  -       -       n       -       0       bounce
+trace             unix  -       -       n       -       0       bounce
+verify            unix  -       -       n       -       1       verify
+flush             unix  n       -       n       1000?   0       flush
+proxymap          unix  -       -       n       -       -       proxymap
+proxywrite        unix  -       -       n       -       1       proxymap
+smtp              unix  -       -       n       -       -       smtp
+relay             unix  -       -       n       -       -       smtp
+showq             unix  n       -       n       -       -       showq
+error             unix  -       -       n       -       -       error
+retry             unix  -       -       n       -       -       error
+discard           unix  -       -       n       -       -       discard
+local             unix  -       n       n       -       -       local
+virtual           unix  -       n       n       -       -       virtual
+lmtp              unix  -       -       n       -       -       lmtp
+anvil             unix  -       -       n       -       1       anvil
+scache            unix  -       -       n       -       1       scache
+postlog           unix-dgram n  -       n       -       1       postlogd
+EOF
+}
+
+write_env() {
+  local f="$WORKDIR/env" tmp
+  tmp=$(mktemp "$WORKDIR/.env.XXXXXX")
+  {
+    echo "# Generated by test/postfix/setup.sh; source it: . $f"
+    printf 'export %s=%q\n' \
+      SMTP_TEST_WORKDIR "$WORKDIR" \
+      SMTP_TEST_POSTFIX_CONFIG_DIR "$CONF" \
+      SMTP_TEST_POSTFIX_VERSION "$(postconf -c "$CONF" -h mail_version)" \
+      SMTP_TEST_MAILLOG "$MAILLOG" \
+      SMTP_TEST_HOST "$HOST" \
+      SMTP_TEST_PORT_MX 25 \
+      SMTP_TEST_PORT_SUBMISSION 587 \
+      SMTP_TEST_PORT_SMTPS 465 \
+      SMTP_TEST_PORT_PLAIN 2525 \
+      SMTP_TEST_GREET_WAIT_SECONDS "$GREET_WAIT" \
+      SMTP_TEST_GREET_TTL_SECONDS "$GREET_TTL" \
+      SMTP_TEST_CA_FILE "$TLS/ca.crt" \
+      SMTP_TEST_CERT_FILE "$TLS/server.crt" \
+      SMTP_TEST_KEY_FILE "$TLS/server.key" \
+      SMTP_TEST_CERT_NOT_AFTER_UNIX "$(not_after_unix "$TLS/server.crt")" \
+      SMTP_TEST_SHORT_CERT_FILE "$TLS/short.crt" \
+      SMTP_TEST_SHORT_KEY_FILE "$TLS/short.key" \
+      SMTP_TEST_SHORT_CERT_NOT_AFTER_UNIX "$(not_after_unix "$TLS/short.crt")"
+  } >"$tmp"
+  chmod 0644 "$tmp"
+  mv "$tmp" "$f"
+}
+
+# --- main ------------------------------------------------------------------
+install_packages
+command -v postfix >/dev/null || die "postfix is not installed"
+mkdir -p "$WORKDIR" "$CONF" "$STATE"
+chmod 0755 "$WORKDIR" "$CONF"
+
+if our_instance_running; then
+  log "stopping the running test instance for a fresh start"
+  postfix -c "$CONF" stop >/dev/null 2>&1 || true
+  for _ in $(seq 50); do our_instance_running || break; sleep 0.1; done
+fi
+stop_system_postfix
+
+for p in "${PORTS[@]}"; do
+  if listening_on "$p"; then
+    die "something already listens on $HOST:$p (or the wildcard address); free it first"
+  fi
+done
+
+make_certs
+write_main_cf
+write_master_cf
+mkdir -p "$SPOOL" "$DATA"
+chown postfix "$DATA" # master.lock and the postscreen cache live here
+chmod 0700 "$DATA"
+# The log of a previous run would confuse log checks; keep one copy.
+[[ -f $MAILLOG ]] && mv -f "$MAILLOG" "$MAILLOG.old"
+: >"$MAILLOG"
+
+# Refuse to start on a parameter this Postfix does not know (postconf warns
+# "unused parameter" for it).
+unknown=$(postconf -c "$CONF" -n 2>&1 >/dev/null | grep -i 'unused parameter' || true)
+[[ -z $unknown ]] || die "this Postfix does not know: $unknown"
+
+postfix -c "$CONF" check 2>&1 | grep -v '^$' >&2 || true
+postfix -c "$CONF" start >/dev/null 2>&1 || {
+  tail -n 20 "$MAILLOG" >&2
+  die "postfix -c $CONF start failed"
+}
+
+for p in "${PORTS[@]}"; do
+  for _ in $(seq 50); do listening_on "$p" && break; sleep 0.1; done
+  listening_on "$p" || die "Postfix is not listening on $HOST:$p (see $MAILLOG)"
+done
+write_env
+log "Postfix $(postconf -c "$CONF" -h mail_version) listening on $HOST ports ${PORTS[*]}"
+log "source $WORKDIR/env for paths; logs in $MAILLOG"
