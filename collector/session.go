@@ -71,8 +71,10 @@ func (s *session) run() {
 	if !s.step(PhaseConnect, s.connect) {
 		return
 	}
-	defer func() { s.conn.Close() }() // the TLS conn once upgraded: close_notify
+	// Closing the raw conn when the budget ends unblocks any read, write or
+	// handshake; it stays armed while the TLS conn's Close sends close_notify.
 	defer context.AfterFunc(s.ctx, func() { s.raw.Close() })()
+	defer func() { s.conn.Close() }()
 
 	if s.ep.Settings.TLS == config.TLSImplicit && !s.step(PhaseTLS, s.handshake) {
 		return
