@@ -62,6 +62,9 @@ func (p *Prober) Endpoints(ctx context.Context, t Target, m *config.Module) []En
 	start := time.Now()
 	addrs, err := p.resolve(ctx, t, m.IPProtocol)
 	took := time.Since(start)
+	if t.IP.IsValid() {
+		took = 0 // nothing was looked up: the phase was skipped
+	}
 	ports := []int{t.Port}
 	if t.Port == 0 {
 		ports = ports[:0]
