@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 )
 
@@ -38,7 +37,7 @@ func (r Reply) EnhancedCode() string {
 		return ""
 	}
 	for _, p := range parts[1:] {
-		if _, err := strconv.Atoi(p); err != nil || len(p) == 0 || len(p) > 3 {
+		if len(p) == 0 || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
 			return ""
 		}
 	}

@@ -76,6 +76,9 @@ func splitTarget(raw string) (host, port string, hasPort bool, err error) {
 			return "", "", false, badTarget("target %q has an unbalanced '['", raw)
 		}
 		host, rest := raw[1:end], raw[end+1:]
+		if _, err := netip.ParseAddr(host); err != nil {
+			return "", "", false, badTarget("target %q: only an IP address goes inside brackets", raw)
+		}
 		switch {
 		case rest == "":
 			return host, "", false, nil
@@ -98,14 +101,16 @@ func splitTarget(raw string) (host, port string, hasPort bool, err error) {
 }
 
 func parseHost(host string) (Target, error) {
-	if ip, err := netip.ParseAddr(host); err == nil {
+	// The trailing dot goes first, so that "192.0.2.1." is an IP like the
+	// "192.0.2.1" it canonicalizes to.
+	name := strings.TrimSuffix(strings.ToLower(host), ".")
+	if ip, err := netip.ParseAddr(name); err == nil {
 		if ip.Zone() != "" {
 			return Target{}, badTarget("target %q: IPv6 zones are not supported", host)
 		}
 		ip = ip.Unmap()
 		return Target{Host: ip.String(), IP: ip}, nil
 	}
-	name := strings.TrimSuffix(strings.ToLower(host), ".")
 	if err := checkHostname(name); err != nil {
 		return Target{}, err
 	}

@@ -20,20 +20,41 @@ func parseAllowlist(entries []string) (allowlist, error) {
 			if err != nil {
 				return a, fmt.Errorf("allowed_targets: %q is not a CIDR range: %w", e, err)
 			}
-			a.prefixes = append(a.prefixes, p.Masked())
+			a.prefixes = append(a.prefixes, unmapPrefix(p))
 			continue
 		}
 		if ip, err := netip.ParseAddr(e); err == nil {
+			ip = ip.Unmap()
 			a.prefixes = append(a.prefixes, netip.PrefixFrom(ip, ip.BitLen()))
 			continue
 		}
 		d := strings.TrimSuffix(strings.ToLower(e), ".")
-		if d == "" || strings.Contains(strings.TrimPrefix(d, "*."), "*") {
+		if !validDomainPattern(strings.TrimPrefix(d, "*.")) {
 			return a, fmt.Errorf("allowed_targets: %q is neither a CIDR range nor a domain pattern (example.com, *.example.com)", e)
 		}
 		a.domains = append(a.domains, d)
 	}
 	return a, nil
+}
+
+// validDomainPattern accepts dot-separated labels of letters, digits,
+// hyphens and underscores.
+func validDomainPattern(d string) bool {
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || strings.Trim(label, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// unmapPrefix turns ::ffff:192.0.2.0/120 into 192.0.2.0/24: Allows compares
+// unmapped addresses, which an IPv4-mapped range would never contain.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p.Masked()
 }
 
 // Allows reports whether the exporter may dial addr for the target host name

@@ -8,9 +8,12 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -193,17 +196,13 @@ func (e Expect) settings(mode TLSMode) Settings {
 	return s
 }
 
-// UnmarshalYAML fills in the module defaults and checks the module.
-func (m *Module) UnmarshalYAML(node *yaml.Node) error {
+// UnmarshalYAML fills in the module defaults. It takes the unmarshal
+// function rather than a yaml.Node: yaml.v3 keeps the decoder's strictness
+// (unknown keys are errors, with their line) only for this form.
+func (m *Module) UnmarshalYAML(unmarshal func(any) error) error {
 	type plain Module
 	*m = Module{Timeout: DefaultTimeout, IPProtocol: IPProtocolAuto}
-	if err := node.Decode((*plain)(m)); err != nil {
-		return err
-	}
-	if err := m.validate(); err != nil {
-		return fmt.Errorf("line %d: %w", node.Line, err)
-	}
-	return nil
+	return unmarshal((*plain)(m))
 }
 
 func (m *Module) validate() error {
@@ -233,6 +232,9 @@ func (m *Module) validate() error {
 func (m *Module) validatePorts() error {
 	seen := map[int]bool{}
 	for _, p := range m.Ports {
+		if err := p.validate(); err != nil {
+			return err
+		}
 		if seen[p.Port] {
 			return fmt.Errorf("port %d is listed twice", p.Port)
 		}
@@ -248,24 +250,18 @@ func (m *Module) validatePorts() error {
 	return nil
 }
 
-// UnmarshalYAML checks a port entry.
-func (p *Port) UnmarshalYAML(node *yaml.Node) error {
-	type plain Port
-	*p = Port{}
-	if err := node.Decode((*plain)(p)); err != nil {
-		return err
-	}
+// validate checks a port entry on its own.
+func (p Port) validate() error {
 	if p.Port < 1 || p.Port > 65535 {
-		return fmt.Errorf("line %d: port must be between 1 and 65535, got %d", node.Line, p.Port)
+		return fmt.Errorf("port must be between 1 and 65535, got %d", p.Port)
 	}
 	switch p.TLS {
 	case TLSStartTLS, TLSImplicit, TLSNone:
+		return nil
 	case "":
-		return fmt.Errorf("line %d: port %d: tls must be set to starttls, implicit or none", node.Line, p.Port)
-	default:
-		return fmt.Errorf("line %d: port %d: tls must be starttls, implicit or none, got %q", node.Line, p.Port, p.TLS)
+		return fmt.Errorf("port %d: tls must be set to starttls, implicit or none", p.Port)
 	}
-	return nil
+	return fmt.Errorf("port %d: tls must be starttls, implicit or none, got %q", p.Port, p.TLS)
 }
 
 func (a *Auth) validate() error {
@@ -311,7 +307,43 @@ func (c *Config) loadSecrets(dir string) error {
 	return nil
 }
 
-var yamlFieldError = regexp.MustCompile(`field (\S+) not found in type \S+`)
+var (
+	yamlFieldError = regexp.MustCompile(`field (\S+) not found in type \S+`)
+	yamlTypeError  = regexp.MustCompile("cannot unmarshal !!(\\w+) (`[^`]*` )?into (\\S+)")
+)
+
+// yamlKinds and goKinds name YAML node tags and Go types in words, so that
+// type errors do not leak Go type names such as config.plain.
+var (
+	yamlKinds = map[string]string{
+		"str": "a string", "int": "a number", "float": "a number", "bool": "a boolean",
+		"seq": "a list", "map": "a mapping", "null": "nothing", "binary": "binary data",
+	}
+	goKinds = map[string]string{
+		"int": "a number", "bool": "true or false", "string": "a string",
+		"time.Duration": "a duration such as 10s", "config.TLSMode": "a string",
+		"config.Secret": "a string", "config.TLSVersion": "a TLS version such as TLS12",
+	}
+)
+
+// describeTypeError turns yaml.v3's "cannot unmarshal !!str `x` into int"
+// into "expected a number, got a string `x`".
+func describeTypeError(msg string) string {
+	m := yamlTypeError.FindStringSubmatch(msg)
+	got, ok := yamlKinds[m[1]]
+	if !ok {
+		got = "!!" + m[1]
+	}
+	want, ok := goKinds[m[3]]
+	switch {
+	case ok:
+	case strings.HasPrefix(m[3], "[]"):
+		want = "a list"
+	default: // maps and the config structs
+		want = "a mapping"
+	}
+	return strings.TrimSpace(fmt.Sprintf("expected %s, got %s %s", want, got, m[2]))
+}
 
 // Parse decodes a configuration strictly: unknown keys are errors.
 // Relative file paths are taken relative to dir.
@@ -319,17 +351,24 @@ func Parse(data []byte, dir string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	c := &Config{}
-	if err := dec.Decode(c); err != nil {
-		msg := strings.ReplaceAll(err.Error(), "yaml: unmarshal errors:\n  ", "")
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // EOF: an empty file
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
 		msg = yamlFieldError.ReplaceAllString(msg, "unknown field $1")
-		return nil, errors.New(strings.ReplaceAll(msg, "\n  ", "; "))
+		msg = yamlTypeError.ReplaceAllStringFunc(msg, describeTypeError)
+		// An anchor's errors repeat at each alias: say each line once.
+		return nil, errors.New(strings.Join(slices.Compact(strings.Split(strings.TrimSpace(msg), "\n  ")), "; "))
 	}
 	if len(c.Modules) == 0 {
 		return nil, errors.New("no modules defined")
 	}
-	for name, m := range c.Modules {
+	for _, name := range slices.Sorted(maps.Keys(c.Modules)) {
+		m := c.Modules[name]
 		if m == nil {
 			return nil, fmt.Errorf("module %q is empty", name)
+		}
+		if err := m.validate(); err != nil {
+			return nil, fmt.Errorf("module %q: %w", name, err)
 		}
 	}
 	allowed, err := parseAllowlist(c.AllowedTargets)
