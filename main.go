@@ -3,6 +3,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -29,10 +31,13 @@ import (
 const name = "smtp_exporter"
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:]))
 }
 
-func run(args []string) int {
+// run starts the exporter and serves until ctx is done.
+func run(ctx context.Context, args []string) int {
 	app := kingpin.New(name, "A Prometheus exporter that probes every SMTP port of a target at once.")
 	var (
 		configFile    = app.Flag("config.file", "Configuration file; the embedded default config when empty.").Default("").String()
@@ -76,7 +81,7 @@ func run(args []string) int {
 	logger.Info("starting "+name, "version", version.Info(), "config", *configFile)
 
 	reloads := make(chan chan error)
-	go reloadLoop(safeConfig, reloads, logger)
+	go reloadLoop(ctx, safeConfig, reloads, logger)
 
 	hostname, _ := os.Hostname()
 	history := collector.NewHistory(*historyLimit)
@@ -113,8 +118,12 @@ func run(args []string) int {
 	}
 	mux.Handle("/", landing)
 
-	server := &http.Server{Handler: mux}
-	if err := web.ListenAndServe(server, webConfig, logger); err != nil {
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		server.Shutdown(context.Background())
+	}()
+	if err := web.ListenAndServe(server, webConfig, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Error("HTTP server stopped", "err", err)
 		return 1
 	}
@@ -122,13 +131,16 @@ func run(args []string) int {
 }
 
 // reloadLoop is the one goroutine that reloads the configuration, on SIGHUP
-// or when /-/reload sends a reply channel.
-func reloadLoop(cfg *config.SafeConfig, requests chan chan error, logger *slog.Logger) {
+// or when /-/reload sends a reply channel, until ctx is done.
+func reloadLoop(ctx context.Context, cfg *config.SafeConfig, requests chan chan error, logger *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	for {
 		var reply chan error
 		select {
+		case <-ctx.Done():
+			return
 		case <-hup:
 		case reply = <-requests:
 		}

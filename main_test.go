@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -44,7 +45,7 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	requests := make(chan chan error)
-	go reloadLoop(sc, requests, slog.New(slog.DiscardHandler))
+	go reloadLoop(t.Context(), sc, requests, slog.New(slog.DiscardHandler))
 	handler := reloadHandler(requests)
 
 	reloadGauge := func() float64 {
@@ -196,7 +197,7 @@ func TestConfigCheck(t *testing.T) {
 		{"unknown flag", []string{"--no-such-flag"}, 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := run(append(tt.args, "--log.level=error")); got != tt.want {
+			if got := run(context.Background(), append(tt.args, "--log.level=error")); got != tt.want {
 				t.Errorf("run(%q) = %d, want %d", tt.args, got, tt.want)
 			}
 		})

@@ -1,0 +1,29 @@
+# Targets mirror .ci/run.
+GO ?= go
+FUZZTIME ?= 10s
+FUZZ_TARGETS := FuzzReadReply FuzzParseEHLO FuzzParseTarget
+
+.PHONY: all build test vet fmt fuzz e2e-postfix ci
+
+all: vet test build
+
+build:
+	$(GO) build -o smtp_exporter .
+
+test:
+	$(GO) test -race ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+
+fuzz:
+	for f in $(FUZZ_TARGETS); do $(GO) test ./collector -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
+
+e2e-postfix:
+	bash test/postfix/run.sh
+
+ci:
+	bash .ci/run
