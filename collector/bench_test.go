@@ -324,7 +324,7 @@ func BenchmarkMetricsEncode(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			buf.Reset()
-			families, err := rec.registry().Gather()
+			families, err := rec.gatherer().Gather()
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -340,7 +340,7 @@ func BenchmarkMetricsEncode(b *testing.B) {
 	// What is left when the families already exist: the lower bound of an
 	// answer built without a registry (Collect, const metrics, Gather).
 	b.Run("text-only", func(b *testing.B) {
-		families, err := rec.registry().Gather()
+		families, err := rec.gatherer().Gather()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -361,7 +361,7 @@ func BenchmarkMetricsEncode(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			w := httptest.NewRecorder()
-			promhttp.HandlerFor(rec.registry(), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, req)
+			promhttp.HandlerFor(rec.gatherer(), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, req)
 			if w.Code != http.StatusOK {
 				b.Fatalf("HTTP %d", w.Code)
 			}

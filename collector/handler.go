@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
@@ -109,7 +108,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.writeDebug(w)
 		return
 	}
-	promhttp.HandlerFor(rec.registry(), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
+	// Uncompressed: a probe's answer is a few KiB, and gzip's per-answer
+	// set-up cost more CPU than the rest of the answer.
+	promhttp.HandlerFor(rec.gatherer(), promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError, DisableCompression: true,
+	}).ServeHTTP(w, r)
 }
 
 func (h *Handler) refuse(w http.ResponseWriter, e *requestError) {
@@ -188,9 +191,7 @@ func (h *Handler) probe(parent context.Context, req *probeRequest) (*probeRecord
 	}, nil
 }
 
-// registry returns a fresh registry holding the probe's series.
-func (rec *probeRecord) registry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(&probeCollector{results: rec.Results, duration: rec.Duration, now: rec.Time})
-	return reg
+// gatherer returns the probe's series, built fresh for each answer.
+func (rec *probeRecord) gatherer() *probeMetrics {
+	return &probeMetrics{results: rec.Results, duration: rec.Duration, now: rec.Time}
 }

@@ -56,7 +56,7 @@ func (rec *probeRecord) writeDebug(w io.Writer) {
 		io.WriteString(w, r.Transcript.String())
 	}
 	io.WriteString(w, "\n== Metrics\n")
-	families, err := rec.registry().Gather()
+	families, err := rec.gatherer().Gather()
 	if err != nil {
 		fmt.Fprintf(w, "gathering metrics: %v\n", err)
 	}

@@ -1,29 +1,47 @@
 package collector
 
 import (
-	"crypto/tls"
+	"cmp"
+	"slices"
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 )
+
+// gaugeDef declares one gauge: its name, help and label names.
+type gaugeDef struct {
+	name   string
+	help   string
+	labels []string
+	order  []int // label indexes in name order, as the exposition sorts them
+}
+
+func newGauge(name, help string, labels ...string) *gaugeDef {
+	order := make([]int, len(labels))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(labels[a], labels[b]) })
+	return &gaugeDef{name: name, help: help, labels: labels, order: order}
+}
 
 // Label names shared by every endpoint series; built in one place so that
 // later labels (ip, mx) are added once.
 var endpointLabels = []string{"host", "port"}
 
-func endpointDesc(name, help string, extra ...string) *prometheus.Desc {
-	return prometheus.NewDesc(name, help, append(append([]string(nil), endpointLabels...), extra...), nil)
+func endpointDesc(name, help string, extra ...string) *gaugeDef {
+	return newGauge(name, help, append(append([]string(nil), endpointLabels...), extra...)...)
 }
 
 // The series of one probe, declared in one place.
 var (
-	probeSuccessDesc = prometheus.NewDesc("probe_success",
-		"Whether the probe found at least one endpoint and every endpoint succeeded.", nil, nil)
-	probeDurationDesc = prometheus.NewDesc("probe_duration_seconds",
-		"How long the whole probe took, in seconds.", nil, nil)
+	probeSuccessDesc = newGauge("probe_success",
+		"Whether the probe found at least one endpoint and every endpoint succeeded.")
+	probeDurationDesc = newGauge("probe_duration_seconds",
+		"How long the whole probe took, in seconds.")
 
 	upDesc = endpointDesc("probe_smtp_up",
 		"Whether the endpoint answered as an SMTP server: connected, TLS done on implicit ports, a 220 greeting and a 250 to EHLO or HELO.")
@@ -67,25 +85,78 @@ var (
 		"Details of the leaf certificate.", "subject", "issuer", "serialnumber", "fingerprint_sha256", "subjectalternative")
 )
 
-// probeCollector exposes the results of one probe.
-type probeCollector struct {
+// probeMetrics is the answer to one probe: a prometheus.Gatherer that builds
+// the metric families straight from the results. It replaces a registry
+// per request, whose checks and hashing cost more than the rest of the
+// answer; the families are built once and thrown away.
+type probeMetrics struct {
 	results  []*Result
 	duration time.Duration
 	now      time.Time
 }
 
-// Describe sends nothing: the collector is unchecked, its series depend on
-// what each session found.
-func (c *probeCollector) Describe(chan<- *prometheus.Desc) {}
+// Gather returns the probe's families sorted by name, their series sorted by
+// label values.
+func (p *probeMetrics) Gather() ([]*dto.MetricFamily, error) {
+	b := familyBuilder{}
+	b.add(probeSuccessDesc, boolValue(probeSucceeded(p.results)))
+	b.add(probeDurationDesc, p.duration.Seconds())
+	for _, r := range p.results {
+		collectEndpoint(b.endpoint(r), r, p.now)
+	}
+	return b.families(), nil
+}
 
-// Collect sends every series of the probe.
-func (c *probeCollector) Collect(ch chan<- prometheus.Metric) {
-	ch <- gauge(probeSuccessDesc, boolValue(probeSucceeded(c.results)))
-	ch <- gauge(probeDurationDesc, c.duration.Seconds())
-	for _, r := range c.results {
-		collectEndpoint(ch, r, c.now)
+// familyBuilder collects gauges into metric families.
+type familyBuilder map[*gaugeDef]*dto.MetricFamily
+
+var gaugeType = dto.MetricType_GAUGE
+
+// add appends one series of def with the given label values.
+func (b familyBuilder) add(def *gaugeDef, v float64, values ...string) {
+	mf := b[def]
+	if mf == nil {
+		mf = &dto.MetricFamily{Name: &def.name, Help: &def.help, Type: &gaugeType}
+		b[def] = mf
+	}
+	pairs := make([]dto.LabelPair, len(values))
+	labels := make([]*dto.LabelPair, len(values))
+	for j, i := range def.order {
+		pairs[j] = dto.LabelPair{Name: &def.labels[i], Value: &values[i]}
+		labels[j] = &pairs[j]
+	}
+	mf.Metric = append(mf.Metric, &dto.Metric{Label: labels, Gauge: &dto.Gauge{Value: &v}})
+}
+
+// endpoint returns an emit function that adds the endpoint's labels.
+func (b familyBuilder) endpoint(r *Result) emitFunc {
+	host, port := r.Host, strconv.Itoa(r.Port)
+	return func(def *gaugeDef, v float64, extra ...string) {
+		b.add(def, v, append([]string{host, port}, extra...)...)
 	}
 }
+
+func (b familyBuilder) families() []*dto.MetricFamily {
+	out := make([]*dto.MetricFamily, 0, len(b))
+	for _, mf := range b {
+		slices.SortStableFunc(mf.Metric, compareLabelValues)
+		out = append(out, mf)
+	}
+	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return cmp.Compare(a.GetName(), b.GetName()) })
+	return out
+}
+
+func compareLabelValues(a, b *dto.Metric) int {
+	for i := range min(len(a.Label), len(b.Label)) {
+		if c := cmp.Compare(a.Label[i].GetValue(), b.Label[i].GetValue()); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(a.Label), len(b.Label))
+}
+
+// emitFunc adds one series of an endpoint.
+type emitFunc func(def *gaugeDef, v float64, extra ...string)
 
 // probeSucceeded: at least one endpoint, and every endpoint succeeded.
 func probeSucceeded(results []*Result) bool {
@@ -97,11 +168,7 @@ func probeSucceeded(results []*Result) bool {
 	return len(results) > 0
 }
 
-func collectEndpoint(ch chan<- prometheus.Metric, r *Result, now time.Time) {
-	emit := func(desc *prometheus.Desc, v float64, extra ...string) {
-		labels := append([]string{r.Host, strconv.Itoa(r.Port)}, extra...)
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
-	}
+func collectEndpoint(emit emitFunc, r *Result, now time.Time) {
 	emit(upDesc, boolValue(r.Up))
 	emit(successDesc, boolValue(r.Success()))
 	if r.IPProtocol != 0 {
@@ -125,7 +192,7 @@ func collectEndpoint(ch chan<- prometheus.Metric, r *Result, now time.Time) {
 	collectTLS(emit, r, now)
 }
 
-func collectExtensions(emit func(*prometheus.Desc, float64, ...string), r *Result) {
+func collectExtensions(emit emitFunc, r *Result) {
 	for _, k := range r.Extensions.Registered() {
 		emit(extensionDesc, 1, k)
 	}
@@ -146,10 +213,10 @@ func collectExtensions(emit func(*prometheus.Desc, float64, ...string), r *Resul
 	}
 }
 
-func collectTLS(emit func(*prometheus.Desc, float64, ...string), r *Result, now time.Time) {
+func collectTLS(emit emitFunc, r *Result, now time.Time) {
 	if st := r.TLSState; st != nil {
 		emit(tlsVersionDesc, 1, tlsVersionName(st.Version))
-		emit(tlsCipherDesc, 1, tls.CipherSuiteName(st.CipherSuite))
+		emit(tlsCipherDesc, 1, cipherName(st.CipherSuite))
 	}
 	c := r.Cert
 	if c == nil {
@@ -162,10 +229,6 @@ func collectTLS(emit func(*prometheus.Desc, float64, ...string), r *Result, now 
 	emit(certVerifiedDesc, boolValue(c.Verified))
 	emit(hostnameMatchDesc, boolValue(c.HostnameMatch))
 	emit(chainInfoDesc, 1, chainInfo(leaf)...)
-}
-
-func gauge(desc *prometheus.Desc, v float64) prometheus.Metric {
-	return prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v)
 }
 
 func boolValue(b bool) float64 {

@@ -18,7 +18,7 @@ func TestMetricsOfASTARTTLSEndpoint(t *testing.T) {
 	port := goSMTPServer{tls: serverTLS(cert), user: "u", password: "p"}.start(t)
 	m := moduleFrom(t, "tls_config: {ca_file: "+ca.writeFile(t)+"}\n"+portModule(port, "starttls", ""))
 	r := probePort(t, m, port, testBudget)
-	c := &probeCollector{results: []*Result{r}, duration: time.Second, now: time.Now()}
+	c := &probeMetrics{results: []*Result{r}, duration: time.Second, now: time.Now()}
 
 	l := fmt.Sprintf(`host="127.0.0.1",port="%d"`, port)
 	want := fmt.Sprintf(`
@@ -71,21 +71,21 @@ probe_smtp_size_limit_bytes{%[1]s} 1.048576e+07
 		"probe_smtp_auth_mechanism_info", "probe_tls_version_info", "probe_smtp_cert_expiry_timestamp_seconds",
 		"probe_ssl_earliest_cert_expiry", "probe_smtp_cert_verified", "probe_smtp_cert_hostname_match",
 		"probe_smtp_size_limit_bytes", "probe_smtp_failure_info"}
-	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
+	if err := testutil.GatherAndCompare(c, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
 	}
 
-	if n := testutil.CollectAndCount(c, "probe_smtp_duration_seconds"); n != int(phaseCount) {
+	if n, _ := testutil.GatherAndCount(c, "probe_smtp_duration_seconds"); n != int(phaseCount) {
 		t.Errorf("%d phase series, want %d", n, phaseCount)
 	}
-	if n := testutil.CollectAndCount(c, "probe_smtp_extension_info"); n < 5 {
+	if n, _ := testutil.GatherAndCount(c, "probe_smtp_extension_info"); n < 5 {
 		t.Errorf("%d extension series, want the server's extensions", n)
 	}
 	days := gaugeValue(t, c, "probe_smtp_cert_days_until_expiry")
 	if days < 29.9 || days > 30.01 {
 		t.Errorf("days until expiry = %f, want about 30", days)
 	}
-	if n := testutil.CollectAndCount(c, "probe_ssl_last_chain_info"); n != 1 {
+	if n, _ := testutil.GatherAndCount(c, "probe_ssl_last_chain_info"); n != 1 {
 		t.Errorf("%d chain info series, want 1", n)
 	}
 }
@@ -93,7 +93,7 @@ probe_smtp_size_limit_bytes{%[1]s} 1.048576e+07
 func TestMetricsOfAFailedEndpoint(t *testing.T) {
 	port := closedPort(t)
 	r := probePort(t, moduleFrom(t, portModule(port, "starttls", "")), port, testBudget)
-	c := &probeCollector{results: []*Result{r}, duration: time.Second, now: time.Now()}
+	c := &probeMetrics{results: []*Result{r}, duration: time.Second, now: time.Now()}
 	want := fmt.Sprintf(`
 # HELP probe_smtp_failure_info Why the endpoint failed: the phase and reason of the first failure.
 # TYPE probe_smtp_failure_info gauge
@@ -105,15 +105,15 @@ probe_smtp_status_code{host="127.0.0.1",port="%[1]d"} 0
 # TYPE probe_success gauge
 probe_success 0
 `, port)
-	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "probe_smtp_failure_info", "probe_smtp_status_code", "probe_success"); err != nil {
+	if err := testutil.GatherAndCompare(c, strings.NewReader(want), "probe_smtp_failure_info", "probe_smtp_status_code", "probe_success"); err != nil {
 		t.Error(err)
 	}
 	for _, absent := range []string{"probe_smtp_handshake_seconds", "probe_tls_version_info", "probe_smtp_cert_verified", "probe_smtp_starttls_advertised"} {
-		if n := testutil.CollectAndCount(c, absent); n != 0 {
+		if n, _ := testutil.GatherAndCount(c, absent); n != 0 {
 			t.Errorf("%s has %d series on a refused endpoint, want none", absent, n)
 		}
 	}
-	if n := testutil.CollectAndCount(c, "probe_smtp_duration_seconds"); n != int(phaseCount) {
+	if n, _ := testutil.GatherAndCount(c, "probe_smtp_duration_seconds"); n != int(phaseCount) {
 		t.Errorf("%d phase series, want %d", n, phaseCount)
 	}
 }
@@ -179,11 +179,9 @@ func TestIPv6LoopbackAndFallback(t *testing.T) {
 	})
 }
 
-func gaugeValue(t *testing.T, c prometheus.Collector, name string) float64 {
+func gaugeValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	families, err := reg.Gather()
+	families, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,4 +192,29 @@ func gaugeValue(t *testing.T, c prometheus.Collector, name string) float64 {
 	}
 	t.Fatalf("no %s", name)
 	return 0
+}
+
+// TestProbeMetricsAreConsistent runs the answer of a multi-port probe
+// through prometheus.Gatherers, which checks what a registry would: no
+// duplicate series, label names consistent within a family, valid names.
+func TestProbeMetricsAreConsistent(t *testing.T) {
+	cert := newTestCA(t).issue(t, certSpec{names: []string{"127.0.0.1"}})
+	tlsPort := goSMTPServer{tls: serverTLS(cert), user: "u", password: "p"}.start(t)
+	implicitPort := goSMTPServer{tls: serverTLS(cert), implicit: true}.start(t)
+	deadPort := closedPort(t)
+	m := moduleFrom(t, fmt.Sprintf("ports:\n  - {port: %d, tls: starttls}\n  - {port: %d, tls: implicit}\n  - {port: %d, tls: none}\n",
+		tlsPort, implicitPort, deadPort))
+	p := &Prober{Resolver: staticResolver{}}
+	target, _ := ParseTarget("127.0.0.1")
+	results := p.Probe(t.Context(), m, p.Endpoints(t.Context(), target, m))
+	families, err := prometheus.Gatherers{&probeMetrics{results: results, now: time.Now()}}.Gather()
+	if err != nil {
+		t.Fatalf("inconsistent answer: %v", err)
+	}
+	if n, _ := testutil.GatherAndCount(&probeMetrics{results: results}, "probe_smtp_up"); n != 3 {
+		t.Errorf("%d probe_smtp_up series, want 3", n)
+	}
+	if len(families) < 20 {
+		t.Errorf("only %d families in a rich answer", len(families))
+	}
 }

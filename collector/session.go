@@ -187,8 +187,9 @@ func (s *session) handshake() error {
 	}
 	state := tc.ConnectionState()
 	s.res.TLSState, s.res.TLS = &state, true
-	s.conn, s.r = tc, bufio.NewReaderSize(tc, maxLineBytes)
-	s.tr.notef("TLS established: %s, %s", tlsVersionName(state.Version), tls.CipherSuiteName(state.CipherSuite))
+	s.conn = tc
+	s.r.Reset(tc) // empty: sendStartTLS refused any byte after the 220
+	s.tr.notef("TLS established: %s, %s", tlsVersionName(state.Version), cipherName(state.CipherSuite))
 	return nil
 }
 

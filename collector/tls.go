@@ -13,17 +13,23 @@ import (
 // allCipherSuites lists every suite crypto/tls implements, the insecure ones
 // (RSA key exchange, 3DES, RC4) included, so that a server stuck on old TLS
 // is reported with what it negotiated rather than failing outright. Whether
-// that counts as success is the module's expect.
-var allCipherSuites = func() []uint16 {
-	var ids []uint16
-	for _, s := range tls.CipherSuites() {
+// that counts as success is the module's expect. cipherNames maps their IDs
+// to names once: tls.CipherSuiteName rebuilds its lists on every call.
+var allCipherSuites, cipherNames = func() ([]uint16, map[uint16]string) {
+	ids, names := []uint16{}, map[uint16]string{}
+	for _, s := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
 		ids = append(ids, s.ID)
+		names[s.ID] = s.Name
 	}
-	for _, s := range tls.InsecureCipherSuites() {
-		ids = append(ids, s.ID)
-	}
-	return ids
+	return ids, names
 }()
+
+func cipherName(id uint16) string {
+	if name, ok := cipherNames[id]; ok {
+		return name
+	}
+	return tls.CipherSuiteName(id)
+}
 
 // tlsVersionNames uses blackbox_exporter's spelling of versions.
 var tlsVersionNames = map[uint16]string{
@@ -73,21 +79,13 @@ func (c *CertFacts) EarliestExpiry() time.Time {
 // after the Certificate message.
 type certCapture struct {
 	chain []*x509.Certificate
-	err   error
 }
 
-// verifyPeer is a tls.Config.VerifyPeerCertificate that only records; the
-// probe's own checks run once the handshake is over (or has failed).
-func (c *certCapture) verifyPeer(rawCerts [][]byte, _ [][]*x509.Certificate) error {
-	c.chain = c.chain[:0]
-	for _, raw := range rawCerts {
-		cert, err := x509.ParseCertificate(raw)
-		if err != nil {
-			c.err = fmt.Errorf("parsing server certificate: %w", err)
-			return nil
-		}
-		c.chain = append(c.chain, cert)
-	}
+// verifyConnection is a tls.Config.VerifyConnection that only records the
+// chain crypto/tls has parsed; it runs right after the Certificate message.
+// The probe's own checks run once the handshake is over (or has failed).
+func (c *certCapture) verifyConnection(cs tls.ConnectionState) error {
+	c.chain = cs.PeerCertificates
 	return nil
 }
 
@@ -96,7 +94,7 @@ func (c *certCapture) verifyPeer(rawCerts [][]byte, _ [][]*x509.Certificate) err
 func clientTLSConfig(base *tls.Config, serverName string, capture *certCapture) *tls.Config {
 	cfg := base.Clone()
 	cfg.InsecureSkipVerify = true
-	cfg.VerifyPeerCertificate = capture.verifyPeer
+	cfg.VerifyConnection = capture.verifyConnection
 	if cfg.ServerName == "" {
 		cfg.ServerName = serverName
 	}
