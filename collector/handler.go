@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 )
@@ -108,11 +109,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.writeDebug(w)
 		return
 	}
-	// Uncompressed: a probe's answer is a few KiB, and gzip's per-answer
-	// set-up cost more CPU than the rest of the answer.
-	promhttp.HandlerFor(rec.gatherer(), promhttp.HandlerOpts{
-		ErrorHandling: promhttp.ContinueOnError, DisableCompression: true,
-	}).ServeHTTP(w, r)
+	writeAnswer(w, r, rec.gatherer())
+}
+
+// writeAnswer sends the probe's series in the format the scraper asked
+// for, in one write with a Content-Length. Uncompressed: the answer is a few
+// KiB, and setting up gzip for each one cost more CPU than building it.
+func writeAnswer(w http.ResponseWriter, r *http.Request, g *probeMetrics) {
+	families, _ := g.Gather() // never fails: built from results, not collected
+	format := expfmt.NegotiateIncludingOpenMetrics(r.Header)
+	var buf bytes.Buffer
+	buf.Grow(8 << 10)
+	enc := expfmt.NewEncoder(&buf, format)
+	for _, mf := range families {
+		if err := enc.Encode(mf); err != nil {
+			http.Error(w, fmt.Sprintf("encoding %s: %v", mf.GetName(), err), http.StatusInternalServerError)
+			return
+		}
+	}
+	if closer, ok := enc.(expfmt.Closer); ok {
+		closer.Close() // OpenMetrics' "# EOF"
+	}
+	w.Header().Set("Content-Type", string(format))
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Write(buf.Bytes())
 }
 
 func (h *Handler) refuse(w http.ResponseWriter, e *requestError) {

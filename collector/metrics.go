@@ -98,47 +98,84 @@ type probeMetrics struct {
 // Gather returns the probe's families sorted by name, their series sorted by
 // label values.
 func (p *probeMetrics) Gather() ([]*dto.MetricFamily, error) {
-	b := familyBuilder{}
-	b.add(probeSuccessDesc, boolValue(probeSucceeded(p.results)))
-	b.add(probeDurationDesc, p.duration.Seconds())
+	b := &familyBuilder{byDef: map[*gaugeDef]*dto.MetricFamily{}}
+	b.add(probeSuccessDesc, boolValue(probeSucceeded(p.results)), nil)
+	b.add(probeDurationDesc, p.duration.Seconds(), nil)
 	for _, r := range p.results {
 		collectEndpoint(b.endpoint(r), r, p.now)
 	}
 	return b.families(), nil
 }
 
-// familyBuilder collects gauges into metric families.
-type familyBuilder map[*gaugeDef]*dto.MetricFamily
+// familyBuilder collects gauges into metric families. Series, label pairs
+// and label values come from arenas that grow by appending: a pointer into
+// an outgrown array stays valid, so an answer costs a few dozen
+// allocations, not several per series.
+type familyBuilder struct {
+	byDef  map[*gaugeDef]*dto.MetricFamily
+	series []gaugeSeries
+	pairs  []dto.LabelPair
+	labels []*dto.LabelPair
+	values []string
+}
+
+// gaugeSeries is one series with its gauge and value in one allocation.
+type gaugeSeries struct {
+	metric dto.Metric
+	gauge  dto.Gauge
+	value  float64
+}
 
 var gaugeType = dto.MetricType_GAUGE
 
-// add appends one series of def with the given label values.
-func (b familyBuilder) add(def *gaugeDef, v float64, values ...string) {
-	mf := b[def]
+// add appends one series of def carrying labels.
+func (b *familyBuilder) add(def *gaugeDef, v float64, labels []*dto.LabelPair) {
+	mf := b.byDef[def]
 	if mf == nil {
 		mf = &dto.MetricFamily{Name: &def.name, Help: &def.help, Type: &gaugeType}
-		b[def] = mf
+		b.byDef[def] = mf
 	}
-	pairs := make([]dto.LabelPair, len(values))
-	labels := make([]*dto.LabelPair, len(values))
-	for j, i := range def.order {
-		pairs[j] = dto.LabelPair{Name: &def.labels[i], Value: &values[i]}
-		labels[j] = &pairs[j]
+	if len(b.series) == cap(b.series) {
+		b.series = make([]gaugeSeries, 0, 32)
 	}
-	mf.Metric = append(mf.Metric, &dto.Metric{Label: labels, Gauge: &dto.Gauge{Value: &v}})
+	b.series = append(b.series, gaugeSeries{value: v})
+	s := &b.series[len(b.series)-1]
+	s.gauge.Value = &s.value
+	s.metric.Gauge, s.metric.Label = &s.gauge, labels
+	mf.Metric = append(mf.Metric, &s.metric)
 }
 
-// endpoint returns an emit function that adds the endpoint's labels.
-func (b familyBuilder) endpoint(r *Result) emitFunc {
+// labelPairs returns def's label pairs for values, in label-name order.
+func (b *familyBuilder) labelPairs(def *gaugeDef, values ...string) []*dto.LabelPair {
+	if n := len(values); cap(b.values)-len(b.values) < n || cap(b.pairs)-len(b.pairs) < n || cap(b.labels)-len(b.labels) < n {
+		b.values, b.pairs, b.labels = make([]string, 0, 48), make([]dto.LabelPair, 0, 48), make([]*dto.LabelPair, 0, 48)
+	}
+	start := len(b.labels)
+	for _, i := range def.order {
+		b.values = append(b.values, values[i])
+		b.pairs = append(b.pairs, dto.LabelPair{Name: &def.labels[i], Value: &b.values[len(b.values)-1]})
+		b.labels = append(b.labels, &b.pairs[len(b.pairs)-1])
+	}
+	return b.labels[start:len(b.labels):len(b.labels)]
+}
+
+// endpoint returns an emit function that adds the endpoint's labels; the
+// series without labels of their own share one label slice.
+func (b *familyBuilder) endpoint(r *Result) emitFunc {
 	host, port := r.Host, strconv.Itoa(r.Port)
+	shared := b.labelPairs(upDesc, host, port)
 	return func(def *gaugeDef, v float64, extra ...string) {
-		b.add(def, v, append([]string{host, port}, extra...)...)
+		if len(extra) == 0 {
+			b.add(def, v, shared)
+			return
+		}
+		b.add(def, v, b.labelPairs(def, append([]string{host, port}, extra...)...))
 	}
 }
 
-func (b familyBuilder) families() []*dto.MetricFamily {
-	out := make([]*dto.MetricFamily, 0, len(b))
-	for _, mf := range b {
+func (b *familyBuilder) families() []*dto.MetricFamily {
+	out := make([]*dto.MetricFamily, 0, len(b.byDef))
+	for _, mf := range b.byDef {
 		slices.SortStableFunc(mf.Metric, compareLabelValues)
 		out = append(out, mf)
 	}
