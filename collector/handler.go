@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
@@ -112,15 +113,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeAnswer(w, r, rec.gatherer())
 }
 
+// answerBuffers are reused across answers: encoding is quick, so a few
+// buffers serve a thousand probes finishing at once.
+var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // writeAnswer sends the probe's series in the format the scraper asked
 // for, in one write with a Content-Length. Uncompressed: the answer is a few
 // KiB, and setting up gzip for each one cost more CPU than building it.
 func writeAnswer(w http.ResponseWriter, r *http.Request, g *probeMetrics) {
 	families, _ := g.Gather() // never fails: built from results, not collected
 	format := expfmt.NegotiateIncludingOpenMetrics(r.Header)
-	var buf bytes.Buffer
-	buf.Grow(8 << 10)
-	enc := expfmt.NewEncoder(&buf, format)
+	buf := answerBuffers.Get().(*bytes.Buffer)
+	defer answerBuffers.Put(buf)
+	buf.Reset()
+	enc := expfmt.NewEncoder(buf, format)
 	for _, mf := range families {
 		if err := enc.Encode(mf); err != nil {
 			http.Error(w, fmt.Sprintf("encoding %s: %v", mf.GetName(), err), http.StatusInternalServerError)
