@@ -12,9 +12,12 @@ import (
 // Bounds on what a server may send in one reply. RFC 5321 allows 512 octets
 // a line; we accept up to maxLineBytes so that lax servers still parse.
 const (
-	maxLineBytes  = 4096
-	maxReplyLines = 1000
-	maxReplyBytes = 64 << 10
+	maxLineBytes = 4096
+	// sessionBufferBytes is a session's read buffer; longer lines are
+	// gathered up to maxLineBytes.
+	sessionBufferBytes = 1024
+	maxReplyLines      = 1000
+	maxReplyBytes      = 64 << 10
 )
 
 // Reply is one complete SMTP reply: a code and the text of each line.
@@ -83,7 +86,7 @@ func firstLine(r Reply) string {
 }
 
 // readReply reads one complete reply, multi-line or not, within the bounds
-// above. r must have a buffer of at least maxLineBytes.
+// above.
 func readReply(r *bufio.Reader) (Reply, error) {
 	var reply Reply
 	total := 0
@@ -114,19 +117,30 @@ func readReply(r *bufio.Reader) (Reply, error) {
 	}
 }
 
-// readLine returns one line without its CRLF (a bare LF is tolerated).
+// readLine returns one line without its CRLF (a bare LF is tolerated). A
+// line may be longer than r's buffer, up to maxLineBytes with its ending:
+// sessions keep a small buffer, as most lines are short.
 func readLine(r *bufio.Reader) (string, error) {
-	line, err := r.ReadSlice('\n')
-	switch {
-	case errors.Is(err, bufio.ErrBufferFull):
-		return "", protocolErrorf("reply line longer than %d bytes", maxLineBytes)
-	case errors.Is(err, io.EOF) && len(line) > 0:
-		return "", fmt.Errorf("connection closed inside a reply line: %w", io.ErrUnexpectedEOF)
-	case err != nil:
-		return "", err
+	var long []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(long)+len(chunk) > maxLineBytes {
+			return "", protocolErrorf("reply line longer than %d bytes", maxLineBytes)
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			long = append(long, chunk...)
+			continue
+		case errors.Is(err, io.EOF) && len(long)+len(chunk) > 0:
+			return "", fmt.Errorf("connection closed inside a reply line: %w", io.ErrUnexpectedEOF)
+		case err != nil:
+			return "", err
+		}
+		if long != nil {
+			chunk = append(long, chunk...)
+		}
+		return string(bytes.TrimSuffix(chunk[:len(chunk)-1], []byte{'\r'})), nil
 	}
-	line = bytes.TrimSuffix(line[:len(line)-1], []byte{'\r'})
-	return string(line), nil
 }
 
 // parseReplyLine splits "250-text" into its code, whether it is the last line

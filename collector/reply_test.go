@@ -12,7 +12,7 @@ import (
 
 // replyReader is the reader a session reads replies from.
 func replyReader(s string) *bufio.Reader {
-	return bufio.NewReaderSize(strings.NewReader(s), maxLineBytes)
+	return bufio.NewReaderSize(strings.NewReader(s), sessionBufferBytes)
 }
 
 // replyLines builds a reply of n lines with code, each line's text text.

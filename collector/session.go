@@ -153,7 +153,7 @@ func (s *session) connect() error {
 		cancel()
 		if err == nil {
 			s.raw, s.conn = conn, conn
-			s.r = bufio.NewReaderSize(conn, maxLineBytes)
+			s.r = bufio.NewReaderSize(conn, sessionBufferBytes)
 			if deadline, ok := s.ctx.Deadline(); ok {
 				err = conn.SetDeadline(deadline)
 			}
