@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -45,7 +46,8 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	requests := make(chan chan error)
-	go reloadLoop(t.Context(), sc, requests, slog.New(slog.DiscardHandler))
+	var logs lockedBuffer
+	go reloadLoop(t.Context(), sc, requests, slog.New(slog.NewTextHandler(&logs, nil)))
 	handler := reloadHandler(requests)
 
 	reloadGauge := func() float64 {
@@ -95,6 +97,24 @@ func TestReload(t *testing.T) {
 			wantModule: "first", wantGauge: 0,
 		},
 		{
+			name: "truncated file keeps the old config", method: http.MethodPost,
+			file:       configWithModule("second")[:40],
+			wantStatus: http.StatusInternalServerError, wantBody: []string{path, "keeping the running one"},
+			wantModule: "first", gone: "second", wantGauge: 0,
+		},
+		{
+			name: "missing CA file keeps the old config", method: http.MethodPost,
+			file:       "modules:\n  second:\n    tls_config: {ca_file: /nonexistent/ca.pem}\n    ports: [{port: 25, tls: starttls}]\n",
+			wantStatus: http.StatusInternalServerError, wantBody: []string{path, "/nonexistent/ca.pem"},
+			wantModule: "first", gone: "second", wantGauge: 0,
+		},
+		{
+			name: "missing password file keeps the old config", method: http.MethodPost,
+			file:       "modules:\n  second:\n    auth: {username: u, password_file: /nonexistent/pw}\n    ports: [{port: 587, tls: starttls}]\n",
+			wantStatus: http.StatusInternalServerError, wantBody: []string{path, "auth.password_file", "/nonexistent/pw"},
+			wantModule: "first", gone: "second", wantGauge: 0,
+		},
+		{
 			name: "valid file is loaded", method: http.MethodPost, file: configWithModule("second"),
 			wantStatus: http.StatusOK, wantBody: []string{"configuration reloaded"},
 			wantModule: "second", gone: "first", wantGauge: 1,
@@ -141,6 +161,11 @@ func TestReload(t *testing.T) {
 			}
 		})
 	}
+	for _, want := range []string{"level=ERROR", "reloading configuration", "/nonexistent/ca.pem", "/nonexistent/pw"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("reload log lacks %q:\n%s", want, logs.String())
+		}
+	}
 
 	// The reload goroutine listens for SIGHUP too; it has registered for
 	// it, since it already answered the POSTs above.
@@ -160,6 +185,24 @@ func TestReload(t *testing.T) {
 			t.Errorf("smtp_exporter_config_last_reload_successful = %v, want 1", got)
 		}
 	})
+}
+
+// lockedBuffer is a log sink the reload goroutine and the test share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestReloadMetricsRegistered(t *testing.T) {
