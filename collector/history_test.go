@@ -109,7 +109,9 @@ func TestDebugAuthHidesCredentials(t *testing.T) {
 		user     = "probe-u53r"
 		password = "s3cr3t-Pa55w0rd"
 	)
-	port := goSMTPServer{tls: selfSignedTLS(t), user: user, password: password}.start(t)
+	ca := newTestCA(t)
+	port := goSMTPServer{tls: serverTLS(ca.issue(t, certSpec{names: []string{"127.0.0.1"}})), user: user, password: password}.start(t)
+	caFile := ca.writeFile(t)
 	dir := t.TempDir()
 	goodFile, badFile := filepath.Join(dir, "good"), filepath.Join(dir, "bad")
 	if err := os.WriteFile(goodFile, []byte(password+"\n"), 0o600); err != nil {
@@ -122,8 +124,8 @@ func TestDebugAuthHidesCredentials(t *testing.T) {
 	for _, mech := range []string{config.MechanismPlain, config.MechanismLogin} {
 		for name, file := range map[string]string{"good": goodFile, "bad": badFile} {
 			modules[strings.ToLower(mech)+"_"+name] = fmt.Sprintf(
-				"timeout: 5s\nports:\n  - {port: %d, tls: starttls}\nauth: {username: %s, password_file: %s, mechanism: %s}\n",
-				port, user, file, mech)
+				"timeout: 5s\ntls_config: {ca_file: %s}\nports:\n  - {port: %d, tls: starttls}\nauth: {username: %s, password_file: %s, mechanism: %s}\n",
+				caFile, port, user, file, mech)
 		}
 	}
 	f := newHandlerFixture(t, modulesYAML(modules), fixtureOptions{})

@@ -51,9 +51,10 @@ const (
 	ReasonCertHostname    = "cert_hostname"
 	ReasonAuthNotOffered  = "auth_not_offered"
 	ReasonAuthFailed      = "auth_failed"
-	// ReasonAuthCleartext: AUTH is configured but the session has no TLS and
-	// insecure_auth is off, so the credentials were not sent.
-	ReasonAuthCleartext = "auth_cleartext"
+	// ReasonAuthInsecure: AUTH is configured, but the session has no TLS or
+	// a certificate that did not verify for the host, and insecure_auth is
+	// off, so the credentials were not sent.
+	ReasonAuthInsecure = "auth_insecure"
 )
 
 // Failure is the first thing that went wrong in a session.

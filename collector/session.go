@@ -297,11 +297,12 @@ func (s *session) checkTLS() {
 }
 
 // auth authenticates with the module's credentials; they are sent only
-// under TLS unless insecure_auth allows cleartext, and never recorded.
+// under TLS with a verified certificate unless insecure_auth allows
+// otherwise, and never recorded.
 func (s *session) auth() error {
 	a := s.module.Auth
-	if !s.res.TLS && !a.InsecureAuth {
-		return &expectationError{ReasonAuthCleartext, errors.New("no TLS on this session and insecure_auth is off: credentials not sent")}
+	if err := s.unprotected(); err != nil && !a.InsecureAuth {
+		return &expectationError{ReasonAuthInsecure, fmt.Errorf("%w, and insecure_auth is off: credentials not sent", err)}
 	}
 	if !s.res.Extensions.offersAuth(a.Mechanism) {
 		return &expectationError{ReasonAuthNotOffered, fmt.Errorf("server does not offer AUTH %s (offers %q)", a.Mechanism, s.res.Extensions.AuthMechanisms())}
@@ -318,6 +319,19 @@ func (s *session) auth() error {
 		return &expectationError{ReasonAuthFailed, err}
 	}
 	return err
+}
+
+// unprotected says why credentials would not be safe on this session: no
+// TLS, or TLS with a certificate that does not verify for the host (anyone
+// in the path could present one).
+func (s *session) unprotected() error {
+	switch c := s.res.Cert; {
+	case !s.res.TLS:
+		return errors.New("the session has no TLS")
+	case c == nil || !c.Verified || !c.HostnameMatch:
+		return errors.New("the server's certificate did not verify for this host")
+	}
+	return nil
 }
 
 func (s *session) authLogin(user, password string) error {

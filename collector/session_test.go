@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -427,6 +429,60 @@ func TestLegacyTLSIsReported(t *testing.T) {
 			}
 			if got := tls.CipherSuiteName(r.TLSState.CipherSuite); tc.wantCipher != "" && got != tc.wantCipher {
 				t.Errorf("cipher = %s, want %s", got, tc.wantCipher)
+			}
+		})
+	}
+}
+
+// TestAuthNeedsAVerifiedCertificate: credentials go only to a server whose
+// certificate verified for the host, unless insecure_auth says otherwise.
+func TestAuthNeedsAVerifiedCertificate(t *testing.T) {
+	selfSigned := (*testCA)(nil).issue(t, certSpec{names: []string{"127.0.0.1"}})
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name         string
+		insecure     bool
+		wantFail     string
+		wantAuthSeen bool
+	}{
+		{"unverified certificate: nothing sent", false, "auth/auth_insecure", false},
+		{"insecure_auth: sent anyway", true, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			authSeen := make(chan bool, 1)
+			port := scripted(t, func(c *scriptConn) {
+				c.say("220 mx.test ESMTP")
+				c.expectVerb("EHLO")
+				c.say("250-mx.test", "250 STARTTLS")
+				c.expectVerb("STARTTLS")
+				c.say("220 go ahead")
+				tc := tls.Server(c.Conn, serverTLS(selfSigned))
+				if tc.Handshake() != nil {
+					return
+				}
+				s := &scriptConn{Conn: tc, r: newReader(tc)}
+				s.expectVerb("EHLO")
+				s.say("250-mx.test", "250 AUTH PLAIN LOGIN")
+				next := s.hear()
+				authSeen <- strings.HasPrefix(next, "AUTH")
+				if !strings.HasPrefix(next, "AUTH") {
+					s.say("221 bye") // it was QUIT
+					return
+				}
+				s.say("235 2.7.0 ok")
+				s.serveUntilQuit()
+			})
+			m := moduleFrom(t, fmt.Sprintf("auth: {username: u, password_file: %s, insecure_auth: %t}\n", pwFile, tc.insecure)+
+				portModule(port, "starttls", ""))
+			r := probePort(t, m, port, testBudget)
+			if got := failureOf(r); got != tc.wantFail {
+				t.Errorf("failure = %q, want %q\n%s", got, tc.wantFail, r.Transcript)
+			}
+			if got := <-authSeen; got != tc.wantAuthSeen {
+				t.Errorf("server saw AUTH = %t, want %t", got, tc.wantAuthSeen)
 			}
 		})
 	}

@@ -58,8 +58,11 @@ func unmapPrefix(p netip.Prefix) netip.Prefix {
 }
 
 // Allows reports whether the exporter may dial addr for the target host name
-// host: every target when the list is empty, else addr inside an allowed
-// range or host matching an allowed domain pattern.
+// host: every target when the list is empty; else addr inside an allowed
+// range, or host matching an allowed domain pattern and addr a public
+// address. A pattern never admits loopback, private, link-local, multicast
+// or unspecified addresses, so a name under an allowed domain cannot point
+// the exporter inside the network; list such ranges explicitly.
 func (a allowlist) Allows(host string, addr netip.Addr) bool {
 	if len(a.prefixes) == 0 && len(a.domains) == 0 {
 		return true
@@ -70,6 +73,10 @@ func (a allowlist) Allows(host string, addr netip.Addr) bool {
 			return true
 		}
 	}
+	return isPublic(addr) && a.matchesDomain(host)
+}
+
+func (a allowlist) matchesDomain(host string) bool {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	for _, d := range a.domains {
 		if host == d || (strings.HasPrefix(d, "*.") && strings.HasSuffix(host, d[1:])) {
@@ -77,6 +84,10 @@ func (a allowlist) Allows(host string, addr netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+func isPublic(addr netip.Addr) bool {
+	return addr.IsGlobalUnicast() && !addr.IsPrivate()
 }
 
 // TargetAllowed reports whether addr, resolved from host, may be probed.

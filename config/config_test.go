@@ -441,10 +441,22 @@ func TestTargetAllowed(t *testing.T) {
 		{"mail.example.net.evil.test", other, false},
 		{"mx.upper.example", other, true},
 		{"upper.example", other, false},
-		// A domain match is enough, whatever the address; an address match
-		// is enough, whatever the name.
+		// A domain match admits public addresses only; an address match is
+		// enough, whatever the name.
 		{"mail.example.net", "2001:db8:ffff::1", true},
 		{"unlisted.test", "2001:db8:1::1", true},
+		{"mail.example.net", "127.0.0.1", false},
+		{"mail.example.net", "::1", false},
+		{"mail.example.net", "172.16.0.1", false},
+		{"mail.example.net", "192.168.1.1", false},
+		{"mail.example.net", "fd00::1", false},
+		{"mail.example.net", "169.254.169.254", false},
+		{"mail.example.net", "fe80::1", false},
+		{"mail.example.net", "0.0.0.0", false},
+		{"mail.example.net", "224.0.0.1", false},
+		{"mail.example.net", "::ffff:127.0.0.1", false},
+		// …unless the range is listed too (10.0.0.0/8 is, from 10.1.2.3/8).
+		{"mail.example.net", "10.9.9.9", true},
 		{"", other, false},
 	}
 	for _, tt := range tests {
