@@ -36,34 +36,51 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:]))
 }
 
-// run starts the exporter and serves until ctx is done.
-func run(ctx context.Context, args []string) int {
+// options are the parsed command line.
+type options struct {
+	configFile    *string
+	configCheck   *bool
+	metricsPath   *string
+	timeoutOffset *float64
+	historyLimit  *int
+	maxConcurrent *int
+	web           *web.FlagConfig
+	log           *promslog.Config
+}
+
+func parseFlags(args []string) (options, error) {
 	app := kingpin.New(name, "A Prometheus exporter that probes every SMTP port of a target at once.")
-	var (
-		configFile    = app.Flag("config.file", "Configuration file; the embedded default config when empty.").Default("").String()
-		configCheck   = app.Flag("config.check", "Check the configuration file and exit.").Default("false").Bool()
-		metricsPath   = app.Flag("web.telemetry-path", "Path under which to expose the exporter's own metrics.").Default("/metrics").String()
-		timeoutOffset = app.Flag("timeout-offset", "Seconds to subtract from Prometheus's scrape timeout to get the probe budget.").Default("0.5").Float64()
-		historyLimit  = app.Flag("history.limit", "How many recent probes /history keeps.").Default("100").Int()
-		maxConcurrent = app.Flag("probe.max-concurrent", "Probes in flight at most; more are answered with 503.").Default("1000").Int()
-		webConfig     = webflag.AddFlags(app, ":10587")
-		logConfig     = &promslog.Config{}
-	)
-	flag.AddFlags(app, logConfig)
+	o := options{
+		configFile:    app.Flag("config.file", "Configuration file; the embedded default config when empty.").Default("").String(),
+		configCheck:   app.Flag("config.check", "Check the configuration file and exit.").Default("false").Bool(),
+		metricsPath:   app.Flag("web.telemetry-path", "Path under which to expose the exporter's own metrics.").Default("/metrics").String(),
+		timeoutOffset: app.Flag("timeout-offset", "Seconds to subtract from Prometheus's scrape timeout to get the probe budget.").Default("0.5").Float64(),
+		historyLimit:  app.Flag("history.limit", "How many recent probes /history keeps.").Default("100").Int(),
+		maxConcurrent: app.Flag("probe.max-concurrent", "Probes in flight at most; more are answered with 503.").Default("1000").Int(),
+		web:           webflag.AddFlags(app, ":10587"),
+		log:           &promslog.Config{},
+	}
+	flag.AddFlags(app, o.log)
 	app.Version(version.Print(name))
 	app.HelpFlag.Short('h')
-	if _, err := app.Parse(args); err != nil {
+	_, err := app.Parse(args)
+	return o, err
+}
+
+// run starts the exporter and serves until ctx is done.
+func run(ctx context.Context, args []string) int {
+	o, err := parseFlags(args)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	logger := promslog.New(logConfig)
-
-	if *configCheck {
-		if _, err := config.Load(*configFile); err != nil {
+	logger := promslog.New(o.log)
+	if *o.configCheck {
+		if _, err := config.Load(*o.configFile); err != nil {
 			logger.Error("invalid configuration", "err", err)
 			return 1
 		}
-		logger.Info("configuration is valid", "file", *configFile)
+		logger.Info("configuration is valid", "file", *o.configFile)
 		return 0
 	}
 
@@ -73,104 +90,72 @@ func run(ctx context.Context, args []string) int {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	safeConfig := config.NewSafeConfig(*configFile, reg)
+	safeConfig := config.NewSafeConfig(*o.configFile, reg)
 	if err := safeConfig.Reload(); err != nil {
 		logger.Error("loading configuration", "err", err)
 		return 1
 	}
-	logger.Info("starting "+name, "version", version.Info(), "config", *configFile)
+	logger.Info("starting "+name, "version", version.Info(), "config", *o.configFile)
 
-	reloads := make(chan chan error)
-	go reloadLoop(ctx, safeConfig, reloads, logger)
+	mux, err := newMux(o, reg, safeConfig, startReloader(ctx, safeConfig, logger), logger)
+	if err != nil {
+		logger.Error("creating landing page", "err", err)
+		return 1
+	}
+	return serve(ctx, mux, o.web, logger)
+}
 
+// newMux wires the exporter's endpoints.
+func newMux(o options, reg *prometheus.Registry, cfg *config.SafeConfig, reloads chan<- chan error, logger *slog.Logger) (*http.ServeMux, error) {
 	hostname, _ := os.Hostname()
-	history := collector.NewHistory(*historyLimit)
+	history := collector.NewHistory(*o.historyLimit)
 	probe := collector.NewHandler(collector.HandlerOptions{
-		Config:        safeConfig.Get,
+		Config:        cfg.Get,
 		Prober:        collector.NewProber(hostname, logger),
 		Metrics:       collector.NewExporterMetrics(reg),
 		History:       history,
-		TimeoutOffset: time.Duration(*timeoutOffset * float64(time.Second)),
-		MaxConcurrent: *maxConcurrent,
+		TimeoutOffset: time.Duration(*o.timeoutOffset * float64(time.Second)),
+		MaxConcurrent: *o.maxConcurrent,
 		Logger:        logger,
 	})
-
-	mux := http.NewServeMux()
-	mux.Handle("/probe", probe)
-	mux.Handle("/history", history)
-	mux.Handle(*metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, Registry: reg}))
-	mux.HandleFunc("/-/reload", reloadHandler(reloads))
-	mux.HandleFunc("/-/healthy", ok)
-	mux.HandleFunc("/-/ready", ok)
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "SMTP Exporter",
 		Description: "Prometheus exporter probing every SMTP port of a target at once",
 		Version:     version.Info(),
 		Links: []web.LandingLinks{
-			{Address: *metricsPath, Text: "Exporter metrics"},
+			{Address: *o.metricsPath, Text: "Exporter metrics"},
 			{Address: "/probe?target=localhost&debug=true", Text: "Probe localhost (debug)"},
 			{Address: "/history", Text: "Recent probes and their transcripts"},
 		},
 	})
 	if err != nil {
-		logger.Error("creating landing page", "err", err)
-		return 1
+		return nil, err
 	}
+	mux := http.NewServeMux()
+	mux.Handle("/probe", probe)
+	mux.Handle("/history", history)
+	mux.Handle(*o.metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, Registry: reg}))
+	mux.HandleFunc("/-/reload", reloadHandler(reloads))
+	mux.HandleFunc("/-/healthy", ok)
+	mux.HandleFunc("/-/ready", ok)
 	mux.Handle("/", landing)
+	return mux, nil
+}
 
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+// serve runs the HTTP server until ctx is done, then shuts it down.
+func serve(ctx context.Context, mux http.Handler, flags *web.FlagConfig, logger *slog.Logger) int {
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
 	go func() {
 		<-ctx.Done()
-		server.Shutdown(context.Background())
+		shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		server.Shutdown(shutdown)
 	}()
-	if err := web.ListenAndServe(server, webConfig, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := web.ListenAndServe(server, flags, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Error("HTTP server stopped", "err", err)
 		return 1
 	}
 	return 0
-}
-
-// reloadLoop is the one goroutine that reloads the configuration, on SIGHUP
-// or when /-/reload sends a reply channel, until ctx is done.
-func reloadLoop(ctx context.Context, cfg *config.SafeConfig, requests chan chan error, logger *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		var reply chan error
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-		case reply = <-requests:
-		}
-		err := cfg.Reload()
-		if err != nil {
-			logger.Error("reloading configuration", "err", err)
-		} else {
-			logger.Info("configuration reloaded")
-		}
-		if reply != nil {
-			reply <- err
-		}
-	}
-}
-
-func reloadHandler(requests chan chan error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "reload needs POST", http.StatusMethodNotAllowed)
-			return
-		}
-		reply := make(chan error)
-		requests <- reply
-		if err := <-reply; err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		fmt.Fprintln(w, "configuration reloaded")
-	}
 }
 
 func ok(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "OK") }

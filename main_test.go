@@ -45,9 +45,8 @@ func TestReload(t *testing.T) {
 	if err := sc.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	requests := make(chan chan error)
 	var logs lockedBuffer
-	go reloadLoop(t.Context(), sc, requests, slog.New(slog.NewTextHandler(&logs, nil)))
+	requests := startReloader(t.Context(), sc, slog.New(slog.NewTextHandler(&logs, nil)))
 	handler := reloadHandler(requests)
 
 	reloadGauge := func() float64 {

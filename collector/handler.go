@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
@@ -39,7 +40,8 @@ type HandlerOptions struct {
 }
 
 // Handler serves /probe: one probe of every port of a target per request,
-// each with a fresh registry.
+// answered with series built fresh from that probe's results (no state is
+// shared between requests).
 type Handler struct {
 	opts  HandlerOptions
 	slots chan struct{}
@@ -101,6 +103,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, reqErr)
 		return
 	}
+	if errors.Is(r.Context().Err(), context.Canceled) {
+		return // the scraper went away: its sessions were cut, not failed
+	}
 	h.opts.Metrics.observe(rec)
 	if h.opts.History != nil {
 		h.opts.History.add(rec)
@@ -110,7 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.writeDebug(w)
 		return
 	}
-	writeAnswer(w, r, rec.gatherer())
+	writeAnswer(w, r, rec.Families)
 }
 
 // answerBuffers are reused across answers: encoding is quick, so a few
@@ -120,8 +125,7 @@ var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // writeAnswer sends the probe's series in the format the scraper asked
 // for, in one write with a Content-Length. Uncompressed: the answer is a few
 // KiB, and setting up gzip for each one cost more CPU than building it.
-func writeAnswer(w http.ResponseWriter, r *http.Request, g *probeMetrics) {
-	families, _ := g.Gather() // never fails: built from results, not collected
+func writeAnswer(w http.ResponseWriter, r *http.Request, families []*dto.MetricFamily) {
 	format := expfmt.NegotiateIncludingOpenMetrics(r.Header)
 	buf := answerBuffers.Get().(*bytes.Buffer)
 	defer answerBuffers.Put(buf)
@@ -161,8 +165,11 @@ func (h *Handler) parse(r *http.Request) (*probeRequest, *requestError) {
 	}
 	t, err := ParseTarget(req.rawTarget)
 	var targetErr *TargetError
-	if errors.As(err, &targetErr) {
+	switch {
+	case errors.As(err, &targetErr):
 		return nil, badRequest(targetErr.Reason, "%s", targetErr.Msg)
+	case err != nil:
+		return nil, badRequest("bad_target", "%v", err)
 	}
 	req.target = t
 	if req.moduleName == "" {
@@ -211,10 +218,13 @@ func (h *Handler) probe(parent context.Context, req *probeRequest) (*probeRecord
 		}
 	}
 	results := h.opts.Prober.Probe(ctx, req.module, endpoints)
-	return &probeRecord{
+	rec := &probeRecord{
 		Time: start, Target: req.rawTarget, ModuleName: req.moduleName, Module: req.module,
 		Budget: req.budget, Duration: time.Since(start), Results: results,
-	}, nil
+	}
+	rec.Families, _ = rec.gatherer().Gather() // never fails: built from results
+	rec.compact()
+	return rec, nil
 }
 
 // gatherer returns the probe's series, built fresh for each answer.

@@ -848,3 +848,50 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		promtoolCheck(t, promtool, body)
 	})
 }
+
+// TestHandlerScraperGone: a probe whose scraper hung up is neither counted
+// nor kept in the history — its sessions were cut, they did not fail.
+func TestHandlerScraperGone(t *testing.T) {
+	port, _ := neverGreetingServer(t)
+	f := newHandlerFixture(t, oneModule("5s", config.TLSNone, port), fixtureOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	f.probe(ctx, probeQuery(loopbackTarget(port), "", false))
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("the probe ran %s after its scraper left", took)
+	}
+	if n := testutil.CollectAndCount(f.metrics.probes); n != 0 {
+		t.Errorf("%d probes_total series after an abandoned probe, want none", n)
+	}
+	if got := len(f.history.newestFirst()); got != 0 {
+		t.Errorf("history holds %d probes, want none", got)
+	}
+}
+
+// TestHistoryKeepsTheAnswerNotTheCertificates: /history shows the whole
+// answer and transcript of a TLS probe, but the record no longer holds the
+// certificates and TLS state it was built from.
+func TestHistoryKeepsTheAnswerNotTheCertificates(t *testing.T) {
+	port := goSMTPServer{tls: selfSignedTLS(t)}.start(t)
+	f := newHandlerFixture(t, oneModule("5s", config.TLSStartTLS, port), fixtureOptions{})
+	if rec := f.probe(context.Background(), probeQuery(loopbackTarget(port), "", false)); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	records := f.history.newestFirst()
+	if len(records) != 1 {
+		t.Fatalf("%d records, want 1", len(records))
+	}
+	for _, r := range records[0].Results {
+		if r.Cert != nil || r.TLSState != nil || len(r.Extensions.keywords) != 0 {
+			t.Errorf("history record of port %d still holds certificates, TLS state or EHLO keywords", r.Port)
+		}
+	}
+	page := httptest.NewRecorder()
+	f.history.ServeHTTP(page, httptest.NewRequest(http.MethodGet, "/history?id="+strconv.FormatUint(records[0].ID, 10), nil))
+	for _, want := range []string{"probe_smtp_cert_expiry_timestamp_seconds", "probe_tls_version_info", "C: STARTTLS", "S: 220"} {
+		if !strings.Contains(page.Body.String(), want) {
+			t.Errorf("/history transcript lacks %q", want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"go.yaml.in/yaml/v3"
 
@@ -26,6 +27,18 @@ type probeRecord struct {
 	Budget     time.Duration
 	Duration   time.Duration
 	Results    []*Result
+	// Families are the answer, built once when the probe ends.
+	Families []*dto.MetricFamily
+}
+
+// compact drops what the answer has been built from and debug output does
+// not show (TLS state, certificates, EHLO keywords), so that /history keeps
+// a few KiB per probe, not what hostile servers sent.
+func (rec *probeRecord) compact() {
+	for _, r := range rec.Results {
+		r.TLSState, r.Cert, r.Extensions = nil, nil, Extensions{}
+		r.AuthBeforeTLS, r.AuthAfterTLS = nil, nil
+	}
 }
 
 // Success reports probe_success.
@@ -56,12 +69,8 @@ func (rec *probeRecord) writeDebug(w io.Writer) {
 		io.WriteString(w, r.Transcript.String())
 	}
 	io.WriteString(w, "\n== Metrics\n")
-	families, err := rec.gatherer().Gather()
-	if err != nil {
-		fmt.Fprintf(w, "gathering metrics: %v\n", err)
-	}
 	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range families {
+	for _, mf := range rec.Families {
 		if err := enc.Encode(mf); err != nil {
 			fmt.Fprintf(w, "encoding metrics: %v\n", err)
 		}

@@ -47,9 +47,6 @@ func (r Reply) EnhancedCode() string {
 	return first
 }
 
-// Text returns the reply's lines joined by newlines.
-func (r Reply) Text() string { return strings.Join(r.Lines, "\n") }
-
 // ProtocolError says the server did not speak SMTP, or spoke too much of it.
 type ProtocolError struct {
 	// Msg describes what was wrong.

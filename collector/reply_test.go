@@ -225,22 +225,6 @@ func TestReplyEnhancedCode(t *testing.T) {
 	}
 }
 
-func TestReplyText(t *testing.T) {
-	tests := []struct {
-		lines []string
-		want  string
-	}{
-		{nil, ""},
-		{[]string{"one"}, "one"},
-		{[]string{"one", "", "three"}, "one\n\nthree"},
-	}
-	for _, tt := range tests {
-		if got := (Reply{Code: 250, Lines: tt.lines}).Text(); got != tt.want {
-			t.Errorf("Text(%q) = %q, want %q", tt.lines, got, tt.want)
-		}
-	}
-}
-
 func TestReplyError(t *testing.T) {
 	tests := []struct {
 		err  ReplyError

@@ -112,7 +112,8 @@ func (s *session) step(p Phase, f func() error) bool {
 	return false
 }
 
-// record notes err as the session's failure in phase p and logs it once.
+// record notes err as the session's failure in phase p and logs it, unless
+// an earlier failure was recorded: SPEC reports the first.
 func (s *session) record(p Phase, err error) {
 	reason := classify(s.ctx, p, err)
 	var expectErr *expectationError
@@ -120,6 +121,9 @@ func (s *session) record(p Phase, err error) {
 		reason = expectErr.reason
 	}
 	s.tr.notef("%s failed (%s): %v", p, reason, err)
+	if s.res.Failure != nil {
+		return // a later failure: in the transcript, not logged again
+	}
 	s.res.fail(p, reason, err)
 	s.prober.logger().Debug("SMTP probe failed", "host", s.ep.Host, "port", s.ep.Port,
 		"phase", p.String(), "reason", reason, "err", err)
@@ -152,16 +156,24 @@ func (s *session) connect() error {
 		conn, err = s.prober.dialer.DialContext(ctx, "tcp", s.res.Addr)
 		cancel()
 		if err == nil {
-			s.raw, s.conn = conn, conn
-			s.r = bufio.NewReaderSize(conn, sessionBufferBytes)
-			if deadline, ok := s.ctx.Deadline(); ok {
-				err = conn.SetDeadline(deadline)
-			}
-			return err
+			return s.connected(conn)
 		}
 		s.tr.notef("connect to %s failed: %v", s.res.Addr, err)
 	}
 	return fmt.Errorf("connecting to %s port %d: %w", s.ep.Host, s.ep.Port, err)
+}
+
+// connected adopts a dialled connection under the probe's deadline.
+func (s *session) connected(conn net.Conn) error {
+	if deadline, ok := s.ctx.Deadline(); ok {
+		if err := conn.SetDeadline(deadline); err != nil {
+			conn.Close()
+			return fmt.Errorf("setting the probe deadline: %w", err)
+		}
+	}
+	s.raw, s.conn = conn, conn
+	s.r = bufio.NewReaderSize(conn, sessionBufferBytes)
+	return nil
 }
 
 func ipFamily(a netip.Addr) int {

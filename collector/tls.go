@@ -167,8 +167,8 @@ func chainInfo(leaf *x509.Certificate) []string {
 
 // cut256 caps a label value at 256 bytes without splitting a UTF-8 rune.
 func cut256(s string) string {
-	if len(s) <= 256 {
-		return s
+	if len(s) > 256 {
+		s = s[:256]
 	}
-	return strings.ToValidUTF8(s[:256], "")
+	return strings.ToValidUTF8(s, "")
 }

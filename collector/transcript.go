@@ -10,7 +10,7 @@ import (
 // what the reply caps already allow, and a long session is cut, not lost.
 const (
 	maxTranscriptEvents = 2048
-	maxTranscriptBytes  = 64 << 10
+	maxTranscriptBytes  = 32 << 10
 )
 
 // Transcript is the debug record of one session: what each side said and

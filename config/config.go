@@ -24,9 +24,6 @@ import (
 //go:embed default.yml
 var defaultYAML []byte
 
-// DefaultYAML returns the embedded configuration served when no file is given.
-func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
-
 // TLSMode says how a port gets to TLS.
 type TLSMode string
 
