@@ -279,6 +279,15 @@ func (c *scriptConn) expectVerb(verb string) bool {
 	return strings.HasPrefix(strings.ToUpper(c.hear()), verb)
 }
 
+// upToStartTLS greets, answers EHLO offering STARTTLS and reads the
+// STARTTLS command; the caller answers it.
+func (c *scriptConn) upToStartTLS() {
+	c.say("220 mx.test ESMTP")
+	c.expectVerb("EHLO")
+	c.say("250-mx.test", "250 STARTTLS")
+	c.expectVerb("STARTTLS")
+}
+
 // serveUntilQuit answers 250 to everything and 221 to QUIT.
 func (c *scriptConn) serveUntilQuit() {
 	for {

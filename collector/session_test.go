@@ -236,10 +236,7 @@ func TestSessionOutcomes(t *testing.T) {
 			name: "STARTTLS refused with 454",
 			server: func(t testing.TB) int {
 				return scripted(t, func(c *scriptConn) {
-					c.say("220 mx.test ESMTP")
-					c.expectVerb("EHLO")
-					c.say("250-mx.test", "250 STARTTLS")
-					c.expectVerb("STARTTLS")
+					c.upToStartTLS()
 					c.say("454 4.7.0 TLS not available")
 					if got := c.hear(); got != "QUIT" {
 						t.Errorf("after 454 the client sent %q, want QUIT (no cleartext retry)", got)
@@ -256,10 +253,7 @@ func TestSessionOutcomes(t *testing.T) {
 			name: "bytes injected after the 220 to STARTTLS",
 			server: func(t testing.TB) int {
 				return scripted(t, func(c *scriptConn) {
-					c.say("220 mx.test ESMTP")
-					c.expectVerb("EHLO")
-					c.say("250-mx.test", "250 STARTTLS")
-					c.expectVerb("STARTTLS")
+					c.upToStartTLS()
 					c.Write([]byte("220 go ahead\r\n250 injected\r\n"))
 					c.hear()
 				})
@@ -280,10 +274,7 @@ func TestSessionOutcomes(t *testing.T) {
 			name: "TLS handshake answered with junk",
 			server: func(t testing.TB) int {
 				return scripted(t, func(c *scriptConn) {
-					c.say("220 mx.test ESMTP")
-					c.expectVerb("EHLO")
-					c.say("250-mx.test", "250 STARTTLS")
-					c.expectVerb("STARTTLS")
+					c.upToStartTLS()
 					c.say("220 go ahead")
 					buf := make([]byte, 512)
 					c.Read(buf)
@@ -454,10 +445,7 @@ func TestAuthNeedsAVerifiedCertificate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			authSeen := make(chan bool, 1)
 			port := scripted(t, func(c *scriptConn) {
-				c.say("220 mx.test ESMTP")
-				c.expectVerb("EHLO")
-				c.say("250-mx.test", "250 STARTTLS")
-				c.expectVerb("STARTTLS")
+				c.upToStartTLS()
 				c.say("220 go ahead")
 				tc := tls.Server(c.Conn, serverTLS(selfSigned))
 				if tc.Handshake() != nil {
