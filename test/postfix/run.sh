@@ -71,7 +71,7 @@ echo "--- one scrape of every port"
 start=$(date +%s.%N)
 curl -fsS -H 'X-Prometheus-Scrape-Timeout-Seconds: 15' \
   "http://$listen/probe?target=$SMTP_TEST_HOST&module=postfix" >"$work/probe.txt"
-took=$(echo "$(date +%s.%N) - $start" | bc)
+took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
 echo "scrape took ${took}s"
 
 # value NAME LABELS: the sample's value, or "absent". LABELS in the
