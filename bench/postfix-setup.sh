@@ -35,25 +35,14 @@ PORTS=(25 465 587)
 
 log() { printf 'postfix-setup.sh: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=test/lib.sh
+. "$(dirname "$0")/../test/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 [[ $BENCH_DIR == /* ]] || die "BENCH_DIR must be an absolute path"
 [[ $HOST == 127.* ]] || die "BENCH_HOST must be a loopback address (127.0.0.0/8)"
 command -v postfix >/dev/null || die "postfix is not installed (bench/run.sh installs it)"
 
-# listening_on ADDR PORT: something listens on ADDR:PORT or the wildcard.
-# Reads /proc/net/tcp so that nothing connects to the port.
-listening_on() {
-  local port hex
-  port=$(printf '%04X' "$2")
-  local o1 o2 o3 o4
-  IFS=. read -r o1 o2 o3 o4 <<<"$1"
-  hex=$(printf '%02X%02X%02X%02X' "$o4" "$o3" "$o2" "$o1")
-  awk -v p=":$port" -v a="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p {
-      h = substr($2, 1, length($2) - 5)
-      if (h ~ /^0+$/ || h == a) found = 1
-    } END { exit !found }' /proc/net/tcp
-}
 
 if [[ -f $CONF/main.cf ]] && postfix -c "$CONF" status >/dev/null 2>&1; then
   log "stopping the running bench instance for a fresh start"
@@ -61,7 +50,7 @@ if [[ -f $CONF/main.cf ]] && postfix -c "$CONF" status >/dev/null 2>&1; then
   for _ in $(seq 50); do postfix -c "$CONF" status >/dev/null 2>&1 || break; sleep 0.1; done
 fi
 for p in "${PORTS[@]}"; do
-  listening_on "$HOST" "$p" && die "something already listens on $HOST:$p; free it or set BENCH_HOST=127.0.0.2"
+  tcp_listening "$HOST" "$p" && die "something already listens on $HOST:$p; free it or set BENCH_HOST=127.0.0.2"
 done
 
 mkdir -p "$CONF" "$SPOOL" "$DATA" "$TLS"
@@ -176,8 +165,8 @@ unknown=$(postconf -c "$CONF" -n 2>&1 >/dev/null | grep -i 'unused parameter' ||
 [[ -z $unknown ]] || die "this Postfix does not know: $unknown"
 postfix -c "$CONF" start >/dev/null 2>&1 || { tail -n 20 "$MAILLOG" >&2; die "postfix -c $CONF start failed"; }
 for p in "${PORTS[@]}"; do
-  for _ in $(seq 50); do listening_on "$HOST" "$p" && break; sleep 0.1; done
-  listening_on "$HOST" "$p" || die "Postfix is not listening on $HOST:$p (see $MAILLOG)"
+  for _ in $(seq 50); do tcp_listening "$HOST" "$p" && break; sleep 0.1; done
+  tcp_listening "$HOST" "$p" || die "Postfix is not listening on $HOST:$p (see $MAILLOG)"
 done
 
 {

@@ -52,31 +52,16 @@ TARPIT_PORT=19025
 
 log() { printf 'run.sh: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=test/lib.sh
+. "$(dirname "$0")/../test/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (apt-get, Postfix)"
 [[ $BENCH_DIR == /* && $BENCH_DIR != / ]] || die "BENCH_DIR must be an absolute path"
 
 # --- 1. packages -------------------------------------------------------------
-install_packages() {
-  local missing=() p removals
-  for p in postfix prometheus-blackbox-exporter openssl ca-certificates; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  [[ ${#missing[@]} -eq 0 ]] && return 0
-  log "installing: ${missing[*]}"
-  # The packages must not configure or start system instances of their own.
-  echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=300 update -qq
-  removals=$(apt-get -s install --no-install-recommends "${missing[@]}" | awk '/^Remv /{print $2}')
-  if [[ -n $removals && ${ALLOW_MTA_REPLACEMENT:-0} != 1 ]]; then
-    die "installing ${missing[*]} would remove: $(echo "$removals" | tr '\n' ' ')- set ALLOW_MTA_REPLACEMENT=1 to allow"
-  fi
-  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Debian starts the blackbox_exporter service where systemd runs; the
-  # benchmark runs its own instance on its own port, so that one may stay.
-}
-install_packages
+# Debian starts the blackbox_exporter service where systemd runs; the
+# benchmark runs its own instance on its own port, so that one may stay.
+apt_install_missing "" postfix prometheus-blackbox-exporter openssl ca-certificates
 command -v go >/dev/null || die "Go is not in PATH (go.mod wants $(awk '/^go /{print $2}' "$REPO/go.mod"))"
 
 # --- 2. build ----------------------------------------------------------------
@@ -88,24 +73,15 @@ log "building smtp_exporter and bench/floor"
 FLOOR="$BIN/floor"
 
 # --- 3. Postfix --------------------------------------------------------------
-port_taken() { # ADDR PORT: something listens there (or on the wildcard)
-  local port hex
-  port=$(printf '%04X' "$2")
-  local o1 o2 o3 o4
-  IFS=. read -r o1 o2 o3 o4 <<<"$1"
-  hex=$(printf '%02X%02X%02X%02X' "$o4" "$o3" "$o2" "$o1")
-  awk -v p=":$port" -v a="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p {
-      h = substr($2, 1, length($2) - 5); if (h ~ /^0+$/ || h == a) found = 1 } END { exit !found }' /proc/net/tcp
-}
 if [[ $BENCH_HOST == auto ]]; then
   BENCH_HOST=127.0.0.1
-  if port_taken 127.0.0.1 25 || port_taken 127.0.0.1 465 || port_taken 127.0.0.1 587; then
+  if tcp_listening 127.0.0.1 25 || tcp_listening 127.0.0.1 465 || tcp_listening 127.0.0.1 587; then
     BENCH_HOST=127.0.0.2
     log "127.0.0.1:25/465/587 is taken (another Postfix?): the bench Postfix uses $BENCH_HOST"
   fi
 fi
 for a in $EXPORTER_ADDR $INFLIGHT_ADDR $BLACKBOX_ADDR "$BENCH_HOST:$TARPIT_PORT"; do
-  port_taken "${a%:*}" "${a##*:}" && die "$a is taken"
+  tcp_listening "${a%:*}" "${a##*:}" && die "$a is taken"
 done
 
 PIDS=()

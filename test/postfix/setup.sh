@@ -48,6 +48,8 @@ MAILLOG="$WORKDIR/maillog"
 
 log() { printf 'setup.sh: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=test/lib.sh
+. "$(dirname "$0")/../lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 [[ $WORKDIR == /* ]] || die "SMTP_EXPORTER_POSTFIX_DIR must be an absolute path"
@@ -56,50 +58,11 @@ die() { log "ERROR: $*"; exit 1; }
 [[ $GREET_TTL =~ ^[1-9][0-9]*$ ]] || die "POSTSCREEN_GREET_TTL must be whole seconds >= 1"
 
 # --- 1. packages -----------------------------------------------------------
-install_packages() {
-  local missing=() p
-  for p in postfix openssl ca-certificates; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-      missing+=("$p")
-  done
-  [[ ${#missing[@]} -eq 0 ]] && return 0
-  log "installing: ${missing[*]}"
-  # "No configuration": the package must not write /etc/postfix/main.cf or
-  # start a system instance of its own.
-  echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=300 update -qq
-  # Postfix replaces any other MTA (Debian's default is exim4). Do that only
-  # when asked to, and remember it for teardown.sh.
-  local removals
-  removals=$(apt-get -s install --no-install-recommends "${missing[@]}" | awk '/^Remv /{print $2}')
-  if [[ -n $removals && ${ALLOW_MTA_REPLACEMENT:-0} != 1 ]]; then
-    die "installing ${missing[*]} would remove: $(echo "$removals" | tr '\n' ' ')- set ALLOW_MTA_REPLACEMENT=1 to allow (PURGE_PACKAGES=1 teardown.sh reinstalls them)"
-  fi
-  mkdir -p "$STATE"
-  [[ -n $removals ]] && printf '%s\n' "$removals" >>"$STATE/removed_packages"
-  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Remember what we installed so `PURGE_PACKAGES=1 teardown.sh` can remove it.
-  printf '%s\n' "${missing[@]}" >>"$STATE/installed_packages"
-}
+install_packages() { apt_install_missing "$STATE" postfix openssl ca-certificates; }
 
 # --- helpers ---------------------------------------------------------------
-# listening_on PORT: true if any TCP socket listens on PORT on 127.0.0.1 or
-# the wildcard address. Reads /proc/net/tcp{,6} so that nothing connects to
-# the port (a connect would itself leave a "lost connection" log line).
-listening_on() {
-  local hex f
-  hex=$(printf '%04X' "$1")
-  for f in /proc/net/tcp /proc/net/tcp6; do
-    [[ -r $f ]] || continue
-    # field 2 = local addr:port, field 4 = state (0A = LISTEN)
-    awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p {
-        a = substr($2, 1, length($2) - 5)
-        if (a ~ /^0+$/ || a == "0100007F" || a == "0000000000000000FFFF00000100007F" || a == "00000000000000000000000001000000") found = 1
-      } END { exit !found }' "$f" && return 0
-  done
-  return 1
-}
+# listening_on PORT: something listens on $HOST:PORT or the wildcard.
+listening_on() { tcp_listening "$HOST" "$1"; }
 
 our_instance_running() {
   [[ -f $CONF/main.cf ]] && postfix -c "$CONF" status >/dev/null 2>&1
