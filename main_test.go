@@ -253,3 +253,22 @@ func TestHealthEndpoints(t *testing.T) {
 		t.Errorf("status %d, body %q: want 200 OK", rec.Code, rec.Body)
 	}
 }
+
+// TestReloadRequestGivesUpWithItsClient: a reload request that no reload
+// loop takes (shutting down) returns when its client goes, instead of
+// holding the server's shutdown forever.
+func TestReloadRequestGivesUpWithItsClient(t *testing.T) {
+	handler := reloadHandler(make(chan chan error)) // nobody reads it
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		handler(httptest.NewRecorder(), httptest.NewRequestWithContext(ctx, http.MethodPost, "/-/reload", nil))
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the reload handler is still waiting after its client left")
+	}
+}

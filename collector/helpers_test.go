@@ -288,6 +288,23 @@ func (c *scriptConn) upToStartTLS() {
 	c.expectVerb("STARTTLS")
 }
 
+// heloOnlyServer refuses EHLO with refusal (a 500 or 502 reply) and
+// accepts HELO, as old servers do; it returns the port.
+func heloOnlyServer(t testing.TB, refusal string) int {
+	return scripted(t, func(c *scriptConn) {
+		c.say("220 old.test SMTP")
+		if !c.expectVerb("EHLO") {
+			return
+		}
+		c.say(refusal)
+		if !c.expectVerb("HELO") {
+			return
+		}
+		c.say("250 old.test")
+		c.serveUntilQuit()
+	})
+}
+
 // serveUntilQuit answers 250 to everything and 221 to QUIT.
 func (c *scriptConn) serveUntilQuit() {
 	for {

@@ -482,22 +482,9 @@ func hostileCases(t *testing.T) []hostileCase {
 			},
 		},
 		{
-			name: "HELO-only server",
-			server: func(t testing.TB) int {
-				return scripted(t, func(c *scriptConn) {
-					c.say("220 old.test SMTP")
-					if !c.expectVerb("EHLO") {
-						return
-					}
-					c.say("500 5.5.1 command unrecognized")
-					if !c.expectVerb("HELO") {
-						return
-					}
-					c.say("250 old.test")
-					c.serveUntilQuit()
-				})
-			},
-			mode: "starttls", timeout: "1s", budget: time.Second,
+			name:   "HELO-only server",
+			server: func(t testing.TB) int { return heloOnlyServer(t, "500 5.5.1 command unrecognized") },
+			mode:   "starttls", timeout: "1s", budget: time.Second,
 			wantUp: 1, wantStatus: 250,
 			check: func(t *testing.T, s exposition, ep []string) {
 				s.want(t, 0, "probe_smtp_starttls_advertised", ep...)

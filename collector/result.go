@@ -68,18 +68,25 @@ type Failure struct {
 }
 
 // Result is everything one SMTP session found out about one endpoint.
+// Once the probe's answer is built, the history drops TLSState, Cert,
+// Extensions and the AUTH lists (probeRecord.compact).
 type Result struct {
-	Host     string
-	Port     int
+	// Host and Port name the endpoint, as its series are labelled.
+	Host string
+	Port int
+	// Settings are the port's TLS mode and expectations.
 	Settings config.Settings
-	// Addr is the address dialled last (invalid when none was).
+	// Addr is the address dialled last; empty when none was.
 	Addr string
 	// IPProtocol is 4 or 6, the family dialled; 0 when nothing was dialled.
 	IPProtocol int
 
-	Up      bool
+	// Up: connected, TLS done on implicit ports, 220 greeting, 250 to EHLO/HELO.
+	Up bool
+	// Failure is the first failure in session order; nil on success.
 	Failure *Failure
-	Phases  [phaseCount]time.Duration
+	// Phases holds the time spent in each phase; 0 when skipped.
+	Phases [phaseCount]time.Duration
 	// Handshake is connect start to the last EHLO's 250; valid if HandshakeDone.
 	Handshake     time.Duration
 	HandshakeDone bool
@@ -87,9 +94,12 @@ type Result struct {
 	// failing reply on a reply failure, else 0.
 	StatusCode int
 
+	// StartTLSAdvertised: the first EHLO listed STARTTLS.
 	StartTLSAdvertised bool
-	TLS                bool
-	Extensions         Extensions
+	// TLS: the session ran under TLS.
+	TLS bool
+	// Extensions are those of the final EHLO.
+	Extensions Extensions
 	// AuthBeforeTLS and AuthAfterTLS are the AUTH mechanisms offered in
 	// cleartext and under TLS.
 	AuthBeforeTLS []string
@@ -100,6 +110,7 @@ type Result struct {
 	// Cert holds certificate facts when a Certificate message arrived.
 	Cert *CertFacts
 
+	// Transcript records the dialogue for debug output and /history.
 	Transcript *Transcript
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -202,21 +203,8 @@ func TestSessionOutcomes(t *testing.T) {
 			},
 		},
 		{
-			name: "HELO-only server",
-			server: func(t testing.TB) int {
-				return scripted(t, func(c *scriptConn) {
-					c.say("220 old.test SMTP")
-					if !c.expectVerb("EHLO") {
-						return
-					}
-					c.say("502 5.5.1 command not implemented")
-					if !c.expectVerb("HELO") {
-						return
-					}
-					c.say("250 old.test")
-					c.serveUntilQuit()
-				})
-			},
+			name:   "HELO-only server",
+			server: func(t testing.TB) int { return heloOnlyServer(t, "502 5.5.1 command not implemented") },
 			module: func(p int) string { return portModule(p, "starttls", "") },
 			wantUp: true, wantStatus: 250,
 		},
@@ -473,5 +461,26 @@ func TestAuthNeedsAVerifiedCertificate(t *testing.T) {
 				t.Errorf("server saw AUTH = %t, want %t", got, tc.wantAuthSeen)
 			}
 		})
+	}
+}
+
+// TestFirstFailureIsLoggedOnce: a session that fails two checks reports and
+// logs the first; the second is only in the transcript.
+func TestFirstFailureIsLoggedOnce(t *testing.T) {
+	cert := rsaCert(t) // self-signed: unverified
+	port := goSMTPServer{tls: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10}, implicit: true}.start(t)
+	m := moduleFrom(t, portModule(port, "implicit", ", expect: {min_tls_version: TLS12}"))
+	var logs strings.Builder
+	p := &Prober{Resolver: staticResolver{}, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	target, _ := ParseTarget(fmt.Sprintf("127.0.0.1:%d", port))
+	r := p.Probe(t.Context(), m, p.Endpoints(t.Context(), target, m))[0]
+	if got := failureOf(r); got != "tls/tls_version" {
+		t.Fatalf("failure = %q, want tls/tls_version\n%s", got, r.Transcript)
+	}
+	if n := strings.Count(logs.String(), "SMTP probe failed"); n != 1 {
+		t.Errorf("%d failure log lines, want 1:\n%s", n, logs.String())
+	}
+	if !strings.Contains(r.Transcript.String(), "(cert_unverified)") {
+		t.Errorf("the second failure is missing from the transcript:\n%s", r.Transcript)
 	}
 }
