@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
@@ -115,34 +113,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.writeDebug(w)
 		return
 	}
-	writeAnswer(w, r, rec.Families)
+	writeAnswer(w, r, rec.Answer)
 }
 
 // answerBuffers are reused across answers: encoding is quick, so a few
 // buffers serve a thousand probes finishing at once.
-var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var answerBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // writeAnswer sends the probe's series in the format the scraper asked
 // for, in one write with a Content-Length. Uncompressed: the answer is a few
 // KiB, and setting up gzip for each one cost more CPU than building it.
-func writeAnswer(w http.ResponseWriter, r *http.Request, families []*dto.MetricFamily) {
+func writeAnswer(w http.ResponseWriter, r *http.Request, a *answer) {
 	format := expfmt.NegotiateIncludingOpenMetrics(r.Header)
-	buf := answerBuffers.Get().(*bytes.Buffer)
+	buf := answerBuffers.Get().(*[]byte)
 	defer answerBuffers.Put(buf)
-	buf.Reset()
-	enc := expfmt.NewEncoder(buf, format)
-	for _, mf := range families {
-		if err := enc.Encode(mf); err != nil {
-			http.Error(w, fmt.Sprintf("encoding %s: %v", mf.GetName(), err), http.StatusInternalServerError)
-			return
-		}
-	}
-	if closer, ok := enc.(expfmt.Closer); ok {
-		closer.Close() // OpenMetrics' "# EOF"
+	body, err := a.encode((*buf)[:0], format)
+	*buf = body
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
 	}
 	w.Header().Set("Content-Type", string(format))
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.Write(buf.Bytes())
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
 }
 
 func (h *Handler) refuse(w http.ResponseWriter, e *requestError) {
@@ -222,12 +215,7 @@ func (h *Handler) probe(parent context.Context, req *probeRequest) (*probeRecord
 		Time: start, Target: req.rawTarget, ModuleName: req.moduleName, Module: req.module,
 		Budget: req.budget, Duration: time.Since(start), Results: results,
 	}
-	rec.Families, _ = rec.gatherer().Gather() // never fails: built from results
+	rec.Answer = buildAnswer(results, rec.Duration, start)
 	rec.compact()
 	return rec, nil
-}
-
-// gatherer returns the probe's series, built fresh for each answer.
-func (rec *probeRecord) gatherer() *probeMetrics {
-	return &probeMetrics{results: rec.Results, duration: rec.Duration, now: rec.Time}
 }

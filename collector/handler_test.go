@@ -3,7 +3,9 @@ package collector
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -523,6 +525,49 @@ func TestHandlerProbeDeadTarget(t *testing.T) {
 	s.absent(t, "probe_tls_version_info")
 	if n := len(s.series("probe_smtp_duration_seconds", ep...)); n != int(phaseCount) {
 		t.Errorf("%d phase series, want %d even on a dead endpoint", n, phaseCount)
+	}
+}
+
+// TestHandlerNegotiatesTheFormat: Prometheus's Accept gets OpenMetrics,
+// a bare client the text format, a protobuf Accept delimited protobuf;
+// each answer decodes to the same series in the format its Content-Type
+// names.
+func TestHandlerNegotiatesTheFormat(t *testing.T) {
+	port := refusingPort(t)
+	f := newHandlerFixture(t, oneModule("2s", config.TLSStartTLS, port), fixtureOptions{})
+	for _, tc := range []struct{ accept, contentType string }{
+		{"", "text/plain; version=0.0.4"},
+		{"application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+			"application/openmetrics-text; version=1.0.0"},
+		{"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
+			"application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"},
+	} {
+		rec := f.probe(t.Context(), probeQuery(loopbackTarget(port), "", false), "Accept", tc.accept)
+		contentType := rec.Header().Get("Content-Type")
+		if rec.Code != http.StatusOK || !strings.HasPrefix(contentType, tc.contentType) {
+			t.Errorf("Accept %q: HTTP %d, Content-Type %q, want 200 and %q", tc.accept, rec.Code, contentType, tc.contentType)
+			continue
+		}
+		if n, _ := strconv.Atoi(rec.Header().Get("Content-Length")); n != rec.Body.Len() {
+			t.Errorf("Accept %q: Content-Length %d for %d bytes", tc.accept, n, rec.Body.Len())
+		}
+		s := exposition{}
+		dec := expfmt.NewDecoder(rec.Body, expfmt.ResponseFormat(rec.Header()))
+		for {
+			mf := &dto.MetricFamily{}
+			if err := dec.Decode(mf); err != nil {
+				if !errors.Is(err, io.EOF) {
+					t.Errorf("Accept %q: decoding: %v", tc.accept, err)
+				}
+				break
+			}
+			s[mf.GetName()] = mf
+		}
+		s.want(t, 0, "probe_success")
+		s.want(t, 1, "probe_smtp_failure_info", "port", strconv.Itoa(port), "phase", "connect", "reason", "refused")
+		if n := len(s.series("probe_smtp_duration_seconds")); n != int(phaseCount) {
+			t.Errorf("Accept %q: %d phase series, want %d", tc.accept, n, phaseCount)
+		}
 	}
 }
 

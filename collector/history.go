@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
@@ -27,8 +25,8 @@ type probeRecord struct {
 	Budget     time.Duration
 	Duration   time.Duration
 	Results    []*Result
-	// Families are the answer, built once when the probe ends.
-	Families []*dto.MetricFamily
+	// Answer is the probe's series, built once when the probe ends.
+	Answer *answer
 }
 
 // compact drops what the answer has been built from and debug output does
@@ -69,12 +67,7 @@ func (rec *probeRecord) writeDebug(w io.Writer) {
 		io.WriteString(w, r.Transcript.String())
 	}
 	io.WriteString(w, "\n== Metrics\n")
-	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range rec.Families {
-		if err := enc.Encode(mf); err != nil {
-			fmt.Fprintf(w, "encoding metrics: %v\n", err)
-		}
-	}
+	w.Write(rec.Answer.appendText(nil, false))
 	io.WriteString(w, "\n== Module\n")
 	module := *rec.Module
 	if module.Auth.Username != "" {

@@ -3,10 +3,7 @@ package collector
 import (
 	"cmp"
 	"slices"
-	"strconv"
 	"time"
-
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 )
@@ -17,7 +14,14 @@ type gaugeDef struct {
 	help   string
 	labels []string
 	order  []int // label indexes in name order, as the exposition sorts them
+
+	// The family's "# HELP" and "# TYPE" lines in the text format and in
+	// OpenMetrics, which also escapes double quotes in HELP.
+	textHeader, openMetricsHeader string
 }
+
+// gauges lists every gauge declared, for tests.
+var gauges []*gaugeDef
 
 func newGauge(name, help string, labels ...string) *gaugeDef {
 	order := make([]int, len(labels))
@@ -25,7 +29,13 @@ func newGauge(name, help string, labels ...string) *gaugeDef {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(labels[a], labels[b]) })
-	return &gaugeDef{name: name, help: help, labels: labels, order: order}
+	g := &gaugeDef{
+		name: name, help: help, labels: labels, order: order,
+		textHeader:        "# HELP " + name + " " + helpEscaper.Replace(help) + "\n# TYPE " + name + " gauge\n",
+		openMetricsHeader: "# HELP " + name + " " + quotedEscaper.Replace(help) + "\n# TYPE " + name + " gauge\n",
+	}
+	gauges = append(gauges, g)
+	return g
 }
 
 // Label names shared by every endpoint series; built in one place so that
@@ -85,116 +95,6 @@ var (
 		"Details of the leaf certificate.", "subject", "issuer", "serialnumber", "fingerprint_sha256", "subjectalternative")
 )
 
-// probeMetrics is the answer to one probe: a prometheus.Gatherer that builds
-// the metric families straight from the results. It replaces a registry
-// per request, whose checks and hashing cost more than the rest of the
-// answer; the families are built once and thrown away.
-type probeMetrics struct {
-	results  []*Result
-	duration time.Duration
-	now      time.Time
-}
-
-// Gather returns the probe's families sorted by name, their series sorted by
-// label values.
-func (p *probeMetrics) Gather() ([]*dto.MetricFamily, error) {
-	b := &familyBuilder{byDef: map[*gaugeDef]*dto.MetricFamily{}}
-	b.add(probeSuccessDesc, boolValue(probeSucceeded(p.results)), nil)
-	b.add(probeDurationDesc, p.duration.Seconds(), nil)
-	for _, r := range p.results {
-		collectEndpoint(b.endpoint(r), r, p.now)
-	}
-	return b.families(), nil
-}
-
-// familyBuilder collects gauges into metric families. Series, label pairs
-// and label values come from arenas that grow by appending: a pointer into
-// an outgrown array stays valid, so an answer costs a few dozen
-// allocations, not several per series.
-type familyBuilder struct {
-	byDef  map[*gaugeDef]*dto.MetricFamily
-	series []gaugeSeries
-	pairs  []dto.LabelPair
-	labels []*dto.LabelPair
-	values []string
-}
-
-// gaugeSeries is one series with its gauge and value in one allocation.
-type gaugeSeries struct {
-	metric dto.Metric
-	gauge  dto.Gauge
-	value  float64
-}
-
-var gaugeType = dto.MetricType_GAUGE
-
-// add appends one series of def carrying labels.
-func (b *familyBuilder) add(def *gaugeDef, v float64, labels []*dto.LabelPair) {
-	mf := b.byDef[def]
-	if mf == nil {
-		mf = &dto.MetricFamily{Name: &def.name, Help: &def.help, Type: &gaugeType}
-		b.byDef[def] = mf
-	}
-	if len(b.series) == cap(b.series) {
-		b.series = make([]gaugeSeries, 0, 32)
-	}
-	b.series = append(b.series, gaugeSeries{value: v})
-	s := &b.series[len(b.series)-1]
-	s.gauge.Value = &s.value
-	s.metric.Gauge, s.metric.Label = &s.gauge, labels
-	mf.Metric = append(mf.Metric, &s.metric)
-}
-
-// labelPairs returns def's label pairs for values, in label-name order.
-func (b *familyBuilder) labelPairs(def *gaugeDef, values ...string) []*dto.LabelPair {
-	if n := len(values); cap(b.values)-len(b.values) < n || cap(b.pairs)-len(b.pairs) < n || cap(b.labels)-len(b.labels) < n {
-		b.values, b.pairs, b.labels = make([]string, 0, 48), make([]dto.LabelPair, 0, 48), make([]*dto.LabelPair, 0, 48)
-	}
-	start := len(b.labels)
-	for _, i := range def.order {
-		b.values = append(b.values, values[i])
-		b.pairs = append(b.pairs, dto.LabelPair{Name: &def.labels[i], Value: &b.values[len(b.values)-1]})
-		b.labels = append(b.labels, &b.pairs[len(b.pairs)-1])
-	}
-	return b.labels[start:len(b.labels):len(b.labels)]
-}
-
-// endpoint returns an emit function that adds the endpoint's labels; the
-// series without labels of their own share one label slice.
-func (b *familyBuilder) endpoint(r *Result) emitFunc {
-	host, port := r.Host, strconv.Itoa(r.Port)
-	shared := b.labelPairs(upDesc, host, port)
-	return func(def *gaugeDef, v float64, extra ...string) {
-		if len(extra) == 0 {
-			b.add(def, v, shared)
-			return
-		}
-		b.add(def, v, b.labelPairs(def, append([]string{host, port}, extra...)...))
-	}
-}
-
-func (b *familyBuilder) families() []*dto.MetricFamily {
-	out := make([]*dto.MetricFamily, 0, len(b.byDef))
-	for _, mf := range b.byDef {
-		slices.SortStableFunc(mf.Metric, compareLabelValues)
-		out = append(out, mf)
-	}
-	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return cmp.Compare(a.GetName(), b.GetName()) })
-	return out
-}
-
-func compareLabelValues(a, b *dto.Metric) int {
-	for i := range min(len(a.Label), len(b.Label)) {
-		if c := cmp.Compare(a.Label[i].GetValue(), b.Label[i].GetValue()); c != 0 {
-			return c
-		}
-	}
-	return cmp.Compare(len(a.Label), len(b.Label))
-}
-
-// emitFunc adds one series of an endpoint.
-type emitFunc func(def *gaugeDef, v float64, extra ...string)
-
 // probeSucceeded: at least one endpoint, and every endpoint succeeded.
 func probeSucceeded(results []*Result) bool {
 	for _, r := range results {
@@ -205,36 +105,36 @@ func probeSucceeded(results []*Result) bool {
 	return len(results) > 0
 }
 
-func collectEndpoint(emit emitFunc, r *Result, now time.Time) {
-	emit(upDesc, boolValue(r.Up))
-	emit(successDesc, boolValue(r.Success()))
+func collectEndpoint(emit *endpointEmitter, r *Result, now time.Time) {
+	emit.series(upDesc, boolValue(r.Up))
+	emit.series(successDesc, boolValue(r.Success()))
 	if r.IPProtocol != 0 {
-		emit(ipProtocolDesc, float64(r.IPProtocol))
+		emit.series(ipProtocolDesc, float64(r.IPProtocol))
 	}
 	for p := range phaseCount {
-		emit(phaseDesc, r.Phases[p].Seconds(), p.String())
+		emit.series(phaseDesc, r.Phases[p].Seconds(), p.String())
 	}
 	if r.HandshakeDone {
-		emit(handshakeDesc, r.Handshake.Seconds())
+		emit.series(handshakeDesc, r.Handshake.Seconds())
 	}
-	emit(statusCodeDesc, float64(r.StatusCode))
+	emit.series(statusCodeDesc, float64(r.StatusCode))
 	if r.Failure != nil {
-		emit(failureDesc, 1, r.Failure.Phase.String(), r.Failure.Reason)
+		emit.series(failureDesc, 1, r.Failure.Phase.String(), r.Failure.Reason)
 	}
 	if r.Settings.TLS == config.TLSStartTLS && r.Up {
-		emit(startTLSDesc, boolValue(r.StartTLSAdvertised))
+		emit.series(startTLSDesc, boolValue(r.StartTLSAdvertised))
 	}
-	emit(tlsDesc, boolValue(r.TLS))
+	emit.series(tlsDesc, boolValue(r.TLS))
 	collectExtensions(emit, r)
 	collectTLS(emit, r, now)
 }
 
-func collectExtensions(emit emitFunc, r *Result) {
+func collectExtensions(emit *endpointEmitter, r *Result) {
 	for _, k := range r.Extensions.Registered() {
-		emit(extensionDesc, 1, k)
+		emit.series(extensionDesc, 1, k)
 	}
 	if size, ok := r.Extensions.SizeLimit(); ok {
-		emit(sizeLimitDesc, float64(size))
+		emit.series(sizeLimitDesc, float64(size))
 	}
 	for _, offer := range []struct {
 		mechanisms []string
@@ -244,28 +144,28 @@ func collectExtensions(emit emitFunc, r *Result) {
 		for _, m := range offer.mechanisms {
 			if label := mechanismLabel(m); !seen[label] {
 				seen[label] = true
-				emit(authMechanismDesc, 1, label, offer.tls)
+				emit.series(authMechanismDesc, 1, label, offer.tls)
 			}
 		}
 	}
 }
 
-func collectTLS(emit emitFunc, r *Result, now time.Time) {
+func collectTLS(emit *endpointEmitter, r *Result, now time.Time) {
 	if st := r.TLSState; st != nil {
-		emit(tlsVersionDesc, 1, tlsVersionName(st.Version))
-		emit(tlsCipherDesc, 1, cipherName(st.CipherSuite))
+		emit.series(tlsVersionDesc, 1, tlsVersionName(st.Version))
+		emit.series(tlsCipherDesc, 1, cipherName(st.CipherSuite))
 	}
 	c := r.Cert
 	if c == nil {
 		return
 	}
 	leaf := c.Leaf()
-	emit(certExpiryDesc, float64(leaf.NotAfter.Unix()))
-	emit(certDaysDesc, leaf.NotAfter.Sub(now).Hours()/24)
-	emit(earliestExpiryDesc, float64(c.EarliestExpiry().Unix()))
-	emit(certVerifiedDesc, boolValue(c.Verified))
-	emit(hostnameMatchDesc, boolValue(c.HostnameMatch))
-	emit(chainInfoDesc, 1, chainInfo(leaf)...)
+	emit.series(certExpiryDesc, float64(leaf.NotAfter.Unix()))
+	emit.series(certDaysDesc, leaf.NotAfter.Sub(now).Hours()/24)
+	emit.series(earliestExpiryDesc, float64(c.EarliestExpiry().Unix()))
+	emit.series(certVerifiedDesc, boolValue(c.Verified))
+	emit.series(hostnameMatchDesc, boolValue(c.HostnameMatch))
+	emit.series(chainInfoDesc, 1, chainInfo(leaf)...)
 }
 
 func boolValue(b bool) float64 {

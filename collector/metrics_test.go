@@ -18,7 +18,7 @@ func TestMetricsOfASTARTTLSEndpoint(t *testing.T) {
 	port := goSMTPServer{tls: serverTLS(cert), user: "u", password: "p"}.start(t)
 	m := moduleFrom(t, "tls_config: {ca_file: "+ca.writeFile(t)+"}\n"+portModule(port, "starttls", ""))
 	r := probePort(t, m, port, testBudget)
-	c := &probeMetrics{results: []*Result{r}, duration: time.Second, now: time.Now()}
+	c := buildAnswer([]*Result{r}, time.Second, time.Now())
 
 	l := fmt.Sprintf(`host="127.0.0.1",port="%d"`, port)
 	want := fmt.Sprintf(`
@@ -93,7 +93,7 @@ probe_smtp_size_limit_bytes{%[1]s} 1.048576e+07
 func TestMetricsOfAFailedEndpoint(t *testing.T) {
 	port := closedPort(t)
 	r := probePort(t, moduleFrom(t, portModule(port, "starttls", "")), port, testBudget)
-	c := &probeMetrics{results: []*Result{r}, duration: time.Second, now: time.Now()}
+	c := buildAnswer([]*Result{r}, time.Second, time.Now())
 	want := fmt.Sprintf(`
 # HELP probe_smtp_failure_info Why the endpoint failed: the phase and reason of the first failure.
 # TYPE probe_smtp_failure_info gauge
@@ -207,11 +207,11 @@ func TestProbeMetricsAreConsistent(t *testing.T) {
 	p := &Prober{Resolver: staticResolver{}}
 	target, _ := ParseTarget("127.0.0.1")
 	results := p.Probe(t.Context(), m, p.Endpoints(t.Context(), target, m))
-	families, err := prometheus.Gatherers{&probeMetrics{results: results, now: time.Now()}}.Gather()
+	families, err := prometheus.Gatherers{buildAnswer(results, 0, time.Now())}.Gather()
 	if err != nil {
 		t.Fatalf("inconsistent answer: %v", err)
 	}
-	if n, _ := testutil.GatherAndCount(&probeMetrics{results: results}, "probe_smtp_up"); n != 3 {
+	if n, _ := testutil.GatherAndCount(buildAnswer(results, 0, time.Now()), "probe_smtp_up"); n != 3 {
 		t.Errorf("%d probe_smtp_up series, want 3", n)
 	}
 	if len(families) < 20 {

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# compare.sh — CPU per STARTTLS probe of two builds of smtp_exporter and of
+# the bare dialogue, interleaved A B C, A B C … against bench/run.sh's
+# Postfix, so that a change is judged by ratios measured side by side in one
+# run rather than against a number from another day. Not part of CI.
+#
+# Usage (as root, from anywhere in the repository):
+#   bench/compare.sh [REV_A [REV_B]]
+# REV_A defaults to HEAD, REV_B to the working tree ("."); either may be any
+# git revision.
+#
+# Environment: BENCH_DIR (default /tmp/smtp-exporter-compare), BENCH_HOST
+# (auto, as in run.sh), ROUNDS [10], PROBES [300], CONCURRENCY [4], KEEP=1.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REV_A="${1:-HEAD}"
+REV_B="${2:-.}"
+BENCH_DIR="${BENCH_DIR:-/tmp/smtp-exporter-compare}"
+BENCH_HOST="${BENCH_HOST:-auto}"
+ROUNDS="${ROUNDS:-10}"
+PROBES="${PROBES:-300}"
+CONCURRENCY="${CONCURRENCY:-4}"
+ADDR_A=127.0.0.1:19597
+ADDR_B=127.0.0.1:19598
+
+log() { printf 'compare.sh: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=test/lib.sh
+. "$(dirname "$0")/../test/lib.sh"
+
+[[ $(id -u) -eq 0 ]] || die "must run as root (apt-get, Postfix)"
+[[ $BENCH_DIR == /* && $BENCH_DIR != / ]] || die "BENCH_DIR must be an absolute path"
+apt_install_missing "" postfix openssl ca-certificates jq
+
+# build REV DEST: builds smtp_exporter at git revision REV ("." = the
+# working tree, uncommitted changes included).
+build() {
+  local src="$REPO"
+  if [[ $1 != . ]]; then
+    src="$BENCH_DIR/src-$2"
+    rm -rf "$src" && mkdir -p "$src"
+    git -C "$REPO" archive "$1" | tar -x -C "$src"
+  fi
+  (cd "$src" && go build -o "$BENCH_DIR/bin/$2" .)
+}
+mkdir -p "$BENCH_DIR/bin"
+log "building A = $REV_A, B = $REV_B and bench/floor"
+build "$REV_A" exporter-a
+build "$REV_B" exporter-b
+(cd "$REPO" && go build -o "$BENCH_DIR/bin/floor" ./bench/floor)
+FLOOR="$BENCH_DIR/bin/floor"
+
+if [[ $BENCH_HOST == auto ]]; then
+  BENCH_HOST=127.0.0.1
+  tcp_listening 127.0.0.1 25 && BENCH_HOST=127.0.0.2
+fi
+for a in $ADDR_A $ADDR_B; do
+  tcp_listening "${a%:*}" "${a##*:}" && die "$a is taken"
+done
+
+PIDS=()
+cleanup() {
+  local rc=$? pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [[ -f $BENCH_DIR/postfix/etc/main.cf ]] && postfix -c "$BENCH_DIR/postfix/etc" stop >/dev/null 2>&1
+  if [[ ${KEEP:-0} == 1 ]]; then log "kept $BENCH_DIR"; else rm -rf "$BENCH_DIR"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+
+BENCH_DIR="$BENCH_DIR" BENCH_HOST="$BENCH_HOST" BENCH_PROCESSES=$((CONCURRENCY * 3 + 50)) \
+  "$REPO/bench/postfix-setup.sh"
+# shellcheck disable=SC1091
+. "$BENCH_DIR/postfix/env"
+cat >"$BENCH_DIR/smtp_exporter.yml" <<EOF
+modules:
+  starttls25:
+    timeout: 10s
+    ehlo_hostname: bench.example.net
+    ip_protocol: ip4
+    ports:
+      - {port: 25, tls: starttls}
+    tls_config: {ca_file: $BENCH_CA_FILE}
+    expect: {verify_certificate: true}
+EOF
+
+declare -A PID
+for side in a b; do
+  addr=$ADDR_A && [[ $side == b ]] && addr=$ADDR_B
+  "$BENCH_DIR/bin/exporter-$side" --config.file="$BENCH_DIR/smtp_exporter.yml" \
+    --web.listen-address="$addr" --log.level=warn >"$BENCH_DIR/exporter-$side.log" 2>&1 &
+  PID[$side]=$!
+  PIDS+=("$!")
+  "$FLOOR" get -q -url "http://$addr/-/ready" -wait 10s || die "exporter $side did not start: $(cat "$BENCH_DIR/exporter-$side.log")"
+done
+
+RESULTS="$BENCH_DIR/results.jsonl"
+: >"$RESULTS"
+CLK=$(getconf CLK_TCK)
+log "$ROUNDS rounds × $PROBES probes of $BENCH_HOST:25 at concurrency $CONCURRENCY: A B floor"
+for r in $(seq "$ROUNDS"); do
+  for side in a b; do
+    addr=$ADDR_A && [[ $side == b ]] && addr=$ADDR_B
+    "$FLOOR" load -system "$side" -round "$r" -n "$PROBES" -c "$CONCURRENCY" -clktck "$CLK" \
+      -pid "${PID[$side]}" -url "http://$addr/probe?module=starttls25&target=$BENCH_HOST:25" \
+      -out "$RESULTS" >/dev/null
+  done
+  "$FLOOR" floor -round "$r" -n "$PROBES" -c "$CONCURRENCY" -clktck "$CLK" \
+    -addr "$BENCH_HOST:25" -ca "$BENCH_CA_FILE" -out "$RESULTS" >/dev/null
+done
+
+# The per-round ratios cancel what the machine did during a round; their
+# median is the figure to quote.
+jq -rs --arg a "$REV_A" --arg b "$REV_B" '
+  def median: sort | if length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
+  def fmt: . * 1000 | round / 1000 | tostring;
+  (group_by(.round) | map(INDEX(.system) | map_values(.cpu_ms_per_probe))) as $rounds
+  | (map(select(.fail > 0)) | length) as $failed
+  | "CPU ms per probe, median of \($rounds | length) rounds (\($failed) runs with failures)",
+    "  A \($a): \($rounds | map(.a) | median | fmt)",
+    "  B \($b): \($rounds | map(.b) | median | fmt)",
+    "  floor:  \($rounds | map(.floor) | median | fmt)",
+    "ratios, median of per-round ratios",
+    "  B / A      \($rounds | map(.b / .a) | median | fmt)",
+    "  A / floor  \($rounds | map(.a / .floor) | median | fmt)",
+    "  B / floor  \($rounds | map(.b / .floor) | median | fmt)"
+' "$RESULTS"
