@@ -12,7 +12,7 @@
 #   BENCH_HOST      loopback address of the bench Postfix and tarpit;
 #                   "auto" takes 127.0.0.1, or 127.0.0.2 when 127.0.0.1:25
 #                   is taken (e.g. by test/postfix/setup.sh) [auto]
-#   ROUNDS          interleaved rounds A B C [5]
+#   ROUNDS          interleaved rounds A B C D, B C D A, … [8]
 #   PROBES          probes per system per round [300]
 #   CONCURRENCY     probes at once [4]
 #   SCRAPES         scrapes per variant per round, one at a time [20]
@@ -28,9 +28,11 @@
 #      TLS, 587 STARTTLS required; no postscreen, no anvil limits;
 #   4. runs ROUNDS rounds of, in turn, A smtp_exporter, B blackbox_exporter
 #      (tcp module: greeting, EHLO, STARTTLS, handshake, EHLO, QUIT), C the
-#      bare dialogue (bench/floor): PROBES probes each at CONCURRENCY,
-#      charging each the CPU time (utime+stime, /proc/PID/stat) of the
-#      process that ran the dialogue — the exporter, not the load generator;
+#      bare dialogue (bench/floor), D the bare dialogue behind net/http
+#      (bench/floor serve, what HTTP alone adds): PROBES probes each at
+#      CONCURRENCY, charging each the CPU time (utime+stime, /proc/PID/stat)
+#      of the process that ran the dialogue — the exporter, not the load
+#      generator; ratios are medians of per-round ratios;
 #   5. scrapes of one port (25, 465, 587) and of all three, interleaved;
 #   6. a fresh smtp_exporter with INFLIGHT probes in flight against a tarpit
 #      that never greets (5 s budget), sampling RSS and goroutines;
@@ -40,7 +42,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR="${BENCH_DIR:-/tmp/smtp-exporter-bench}"
 BENCH_HOST="${BENCH_HOST:-auto}"
-ROUNDS="${ROUNDS:-5}"
+ROUNDS="${ROUNDS:-8}"
 PROBES="${PROBES:-300}"
 CONCURRENCY="${CONCURRENCY:-4}"
 SCRAPES="${SCRAPES:-20}"
@@ -48,6 +50,7 @@ INFLIGHT="${INFLIGHT:-1000}"
 EXPORTER_ADDR=127.0.0.1:19587
 INFLIGHT_ADDR=127.0.0.1:19588
 BLACKBOX_ADDR=127.0.0.1:19115
+SERVE_ADDR=127.0.0.1:19589
 TARPIT_PORT=19025
 
 log() { printf 'run.sh: %s\n' "$*" >&2; }
@@ -80,7 +83,7 @@ if [[ $BENCH_HOST == auto ]]; then
     log "127.0.0.1:25/465/587 is taken (another Postfix?): the bench Postfix uses $BENCH_HOST"
   fi
 fi
-for a in $EXPORTER_ADDR $INFLIGHT_ADDR $BLACKBOX_ADDR "$BENCH_HOST:$TARPIT_PORT"; do
+for a in $EXPORTER_ADDR $INFLIGHT_ADDR $BLACKBOX_ADDR $SERVE_ADDR "$BENCH_HOST:$TARPIT_PORT"; do
   tcp_listening "${a%:*}" "${a##*:}" && die "$a is taken"
 done
 
@@ -176,6 +179,11 @@ BLACKBOX_PID=$!
 PIDS+=("$BLACKBOX_PID")
 "$FLOOR" get -q -url "http://$BLACKBOX_ADDR/-/healthy" -wait 10s || die "blackbox_exporter did not start: $(cat "$BENCH_DIR/blackbox.log")"
 
+"$FLOOR" serve -listen "$SERVE_ADDR" -addr "$H:25" -ca "$CA" >"$BENCH_DIR/floor-serve.log" 2>&1 &
+SERVE_PID=$!
+PIDS+=("$SERVE_PID")
+"$FLOOR" get -q -url "http://$SERVE_ADDR/-/ready" -wait 10s || die "floor serve did not start: $(cat "$BENCH_DIR/floor-serve.log")"
+
 OUR_URL="http://$EXPORTER_ADDR/probe?module=starttls25&target=$H:25"
 BB_URL="http://$BLACKBOX_ADDR/probe?module=smtp_starttls&target=$H:25"
 log "what each side negotiates:"
@@ -189,15 +197,25 @@ RESULTS="$BENCH_DIR/results.jsonl"
 : >"$RESULTS"
 CLK=$(getconf CLK_TCK)
 
-# --- 5. throughput: A B C, A B C … ------------------------------------------
+# --- 5. throughput: A B C D, B C D A, … -------------------------------------
+# run_system NAME ROUND: one measured run of NAME.
+run_system() {
+  local common=(-round "$2" -n "$PROBES" -c "$CONCURRENCY" -clktck "$CLK" -out "$RESULTS")
+  case $1 in
+    smtp_exporter) "$FLOOR" load -system "$1" "${common[@]}" -pid "$EXPORTER_PID" -url "$OUR_URL" ;;
+    blackbox_exporter) "$FLOOR" load -system "$1" "${common[@]}" -pid "$BLACKBOX_PID" -url "$BB_URL" ;;
+    floor) "$FLOOR" floor "${common[@]}" -addr "$H:25" -ca "$CA" ;;
+    floor+http) "$FLOOR" load -system "$1" "${common[@]}" -pid "$SERVE_PID" -url "http://$SERVE_ADDR/probe" ;;
+  esac >/dev/null
+}
+# Each round starts one system later than the one before, so that no
+# system always runs first or always follows the same one.
+SYSTEMS=(smtp_exporter blackbox_exporter floor floor+http)
 log "throughput: $ROUNDS rounds × $PROBES probes per system at concurrency $CONCURRENCY"
 for r in $(seq "$ROUNDS"); do
-  "$FLOOR" load -system smtp_exporter -round "$r" -n "$PROBES" -c "$CONCURRENCY" -clktck "$CLK" \
-    -pid "$EXPORTER_PID" -url "$OUR_URL" -out "$RESULTS" >/dev/null
-  "$FLOOR" load -system blackbox_exporter -round "$r" -n "$PROBES" -c "$CONCURRENCY" -clktck "$CLK" \
-    -pid "$BLACKBOX_PID" -url "$BB_URL" -out "$RESULTS" >/dev/null
-  "$FLOOR" floor -round "$r" -n "$PROBES" -c "$CONCURRENCY" -clktck "$CLK" \
-    -addr "$H:25" -ca "$CA" -out "$RESULTS" >/dev/null
+  for i in "${!SYSTEMS[@]}"; do
+    run_system "${SYSTEMS[(i + r - 1) % ${#SYSTEMS[@]}]}" "$r"
+  done
   log "  round $r/$ROUNDS done"
 done
 

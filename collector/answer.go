@@ -5,9 +5,11 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -109,18 +111,59 @@ var (
 	quotedEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
 )
 
-// encode appends the answer to dst in format: the text format and
-// OpenMetrics 1.0 directly, anything else through expfmt.
-func (a *answer) encode(dst []byte, format expfmt.Format) ([]byte, error) {
+// answerFormat is how an answer is written in one exposition format.
+type answerFormat struct {
+	format      expfmt.Format // also the Content-Type
+	direct      bool          // written by appendText, not through expfmt
+	openMetrics bool
+}
+
+func formatOf(f expfmt.Format) answerFormat {
 	switch {
-	case format.FormatType() == expfmt.TypeTextPlain:
-		return a.appendText(dst, false), nil
-	case format.FormatType() == expfmt.TypeOpenMetrics &&
-		(format.Version() == expfmt.OpenMetricsVersion_1_0_0 || format.Version() == expfmt.OpenMetricsVersion_0_0_1):
-		return a.appendText(dst, true), nil
+	case f.FormatType() == expfmt.TypeTextPlain:
+		return answerFormat{format: f, direct: true}
+	case f.FormatType() == expfmt.TypeOpenMetrics &&
+		(f.Version() == expfmt.OpenMetricsVersion_1_0_0 || f.Version() == expfmt.OpenMetricsVersion_0_0_1):
+		return answerFormat{format: f, direct: true, openMetrics: true}
+	}
+	return answerFormat{format: f}
+}
+
+// negotiate picks the answer's format for an Accept header, as
+// expfmt.NegotiateIncludingOpenMetrics does. The choice is cached per
+// header value: Prometheus sends the same one on every scrape, and parsing
+// it cost more than writing the answer. The cache starts over when full.
+func negotiate(accept string) answerFormat {
+	formatCache.mu.Lock()
+	f, ok := formatCache.m[accept]
+	formatCache.mu.Unlock()
+	if ok {
+		return f
+	}
+	f = formatOf(expfmt.NegotiateIncludingOpenMetrics(http.Header{"Accept": {accept}}))
+	formatCache.mu.Lock()
+	if len(formatCache.m) >= formatCacheSize {
+		clear(formatCache.m)
+	}
+	formatCache.m[accept] = f
+	formatCache.mu.Unlock()
+	return f
+}
+
+const formatCacheSize = 64
+
+var formatCache = struct {
+	mu sync.Mutex
+	m  map[string]answerFormat
+}{m: map[string]answerFormat{}}
+
+// encode appends the answer to dst in format f.
+func (a *answer) encode(dst []byte, f answerFormat) ([]byte, error) {
+	if f.direct {
+		return a.appendText(dst, f.openMetrics), nil
 	}
 	buf := bytes.NewBuffer(dst)
-	enc := expfmt.NewEncoder(buf, format)
+	enc := expfmt.NewEncoder(buf, f.format)
 	families, _ := a.Gather()
 	for _, mf := range families {
 		if err := enc.Encode(mf); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ var textFormats = map[string]expfmt.Format{
 func assertSameAsExpfmt(t *testing.T, a *answer) {
 	t.Helper()
 	for name, format := range textFormats {
-		got, err := a.encode(nil, format)
+		got, err := a.encode(nil, formatOf(format))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -144,7 +145,7 @@ func TestAnswerProtobufGoesThroughExpfmt(t *testing.T) {
 	b.add(probeSuccessDesc, 1, nil)
 	b.endpoint(&Result{Host: "mx.test", Port: 587}).series(tlsVersionDesc, 1, "TLS 1.3")
 	a := &answer{samples: b.samples}
-	body, err := a.encode(nil, expfmt.NewFormat(expfmt.TypeProtoDelim))
+	body, err := a.encode(nil, negotiate("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,5 +160,32 @@ func TestAnswerProtobufGoesThroughExpfmt(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "probe_success,probe_tls_version_info" {
 		t.Errorf("protobuf answer has families %q", names)
+	}
+}
+
+func TestNegotiateMatchesExpfmt(t *testing.T) {
+	for _, accept := range []string{
+		"",
+		"application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3",
+		"text/plain",
+		"text/plain;version=0.0.4;escaping=underscores",
+		"application/openmetrics-text;version=2.0.0",
+		"application/openmetrics-text;version=1.0.0;escaping=allow-utf-8",
+		"*/*",
+		"garbage;;;,=",
+	} {
+		want := expfmt.NegotiateIncludingOpenMetrics(http.Header{"Accept": {accept}})
+		for range 2 { // computed, then cached
+			if got := negotiate(accept).format; got != want {
+				t.Errorf("Accept %q: %q, want %q", accept, got, want)
+			}
+		}
+	}
+	for i := range 3 * formatCacheSize {
+		negotiate(fmt.Sprintf("text/plain;x=%d", i))
+	}
+	if n := len(formatCache.m); n > formatCacheSize {
+		t.Errorf("format cache holds %d entries, bound %d", n, formatCacheSize)
 	}
 }

@@ -323,7 +323,7 @@ func BenchmarkMetricsEncode(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				var err error
-				if buf, err = buildAnswer(results, duration, start).encode(buf[:0], format); err != nil {
+				if buf, err = buildAnswer(results, duration, start).encode(buf[:0], formatOf(format)); err != nil {
 					b.Fatal(err)
 				}
 			}

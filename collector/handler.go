@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-
 	"github.com/smtp-exporter/smtp_exporter/config"
 )
 
@@ -124,7 +122,7 @@ var answerBuffers = sync.Pool{New: func() any { return new([]byte) }}
 // for, in one write with a Content-Length. Uncompressed: the answer is a few
 // KiB, and setting up gzip for each one cost more CPU than building it.
 func writeAnswer(w http.ResponseWriter, r *http.Request, a *answer) {
-	format := expfmt.NegotiateIncludingOpenMetrics(r.Header)
+	format := negotiate(r.Header.Get("Accept"))
 	buf := answerBuffers.Get().(*[]byte)
 	defer answerBuffers.Put(buf)
 	body, err := a.encode((*buf)[:0], format)
@@ -133,7 +131,7 @@ func writeAnswer(w http.ResponseWriter, r *http.Request, a *answer) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", string(format))
+	w.Header().Set("Content-Type", string(format.format))
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write(body)
 }

@@ -192,7 +192,11 @@ func (s *session) handshake() error {
 	}
 	base := s.module.ClientTLSConfig()
 	tc := tls.Client(s.raw, clientTLSConfig(base, name, &s.capture))
-	err := tc.HandshakeContext(s.ctx)
+	// Handshake, not HandshakeContext: the raw conn's deadline and the
+	// AfterFunc that closes it already bound the handshake by the probe's
+	// context, and HandshakeContext would start a watcher goroutine and
+	// two channels per handshake on top.
+	err := tc.Handshake()
 	s.res.Cert = inspectCertificates(s.capture.chain, base.RootCAs, name, time.Now())
 	if err != nil {
 		return fmt.Errorf("TLS handshake: %w", err)

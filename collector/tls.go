@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -148,8 +149,44 @@ func certExpectationFailure(facts *CertFacts, now time.Time) (string, error) {
 
 // chainInfo returns the leaf's label values for probe_ssl_last_chain_info:
 // subject, issuer, serial number, SHA-256 fingerprint and alternative names.
+// They are cached by fingerprint: an exporter sees the same few certificates
+// scrape after scrape, and formatting their names (pkix.Name.String) was
+// the costliest part of building an answer. The slice is shared: read only.
 func chainInfo(leaf *x509.Certificate) []string {
+	return chainInfos.get(leaf)
+}
+
+// chainInfoCacheSize bounds the cache; when full it starts over, so a
+// target serving a new certificate on every connection costs a few hundred
+// KiB at most.
+const chainInfoCacheSize = 512
+
+var chainInfos = &chainInfoCache{m: map[[sha256.Size]byte][]string{}}
+
+type chainInfoCache struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte][]string
+}
+
+func (c *chainInfoCache) get(leaf *x509.Certificate) []string {
 	sum := sha256.Sum256(leaf.Raw)
+	c.mu.Lock()
+	values, ok := c.m[sum]
+	c.mu.Unlock()
+	if ok {
+		return values
+	}
+	values = formatChainInfo(leaf, sum)
+	c.mu.Lock()
+	if len(c.m) >= chainInfoCacheSize {
+		clear(c.m)
+	}
+	c.m[sum] = values
+	c.mu.Unlock()
+	return values
+}
+
+func formatChainInfo(leaf *x509.Certificate, sum [sha256.Size]byte) []string {
 	names := append([]string(nil), leaf.DNSNames...)
 	for _, ip := range leaf.IPAddresses {
 		names = append(names, ip.String())

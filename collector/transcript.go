@@ -33,7 +33,13 @@ type event struct {
 	reply Reply
 }
 
-func newTranscript(start time.Time) *Transcript { return &Transcript{start: start} }
+// transcriptEvents is room for a STARTTLS session's events (11, 15 with AUTH), so
+// that recording one does not regrow the slice.
+const transcriptEvents = 16
+
+func newTranscript(start time.Time) *Transcript {
+	return &Transcript{start: start, events: make([]event, 0, transcriptEvents)}
+}
 
 func (t *Transcript) record(e event, size int) {
 	if t.truncated {

@@ -3,6 +3,9 @@
 //	floor     the bare SMTP dialogue in a loop (greeting, EHLO, STARTTLS,
 //	          TLS handshake, EHLO, QUIT): no HTTP, no metrics — the floor
 //	          an exporter's CPU per probe is compared with
+//	serve     the bare dialogue behind net/http: GET /probe runs one session
+//	          and answers "probe_success 1" — what HTTP alone adds to the
+//	          floor, measured with load like an exporter
 //	load      a fixed number of HTTP GETs at fixed concurrency against an
 //	          exporter's /probe, charging the exporter process's CPU time
 //	          (utime+stime from /proc/PID/stat) to the probes
@@ -39,13 +42,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: floor floor|load|inflight|report [flags]")
+		fmt.Fprintln(os.Stderr, "usage: floor floor|serve|load|inflight|get|report [flags]")
 		os.Exit(2)
 	}
 	var err error
 	switch mode, args := os.Args[1], os.Args[2:]; mode {
 	case "floor":
 		err = runFloor(args)
+	case "serve":
+		err = runServe(args)
 	case "load":
 		err = runLoad(args)
 	case "inflight":
@@ -197,9 +202,9 @@ func fill(r *record, lat []time.Duration, fails int, first error, wall time.Dura
 // ---- floor ----------------------------------------------------------------
 
 type floorClient struct {
-	addr, ehlo string
-	tls        *tls.Config
-	timeout    time.Duration
+	addr, ehlo, caFile string
+	tls                *tls.Config
+	timeout            time.Duration
 }
 
 // session plays greeting, EHLO, STARTTLS, handshake, EHLO, QUIT and returns
@@ -223,6 +228,9 @@ func (f *floorClient) session() (tls.ConnectionState, error) {
 		return st, err
 	}
 	tc := tls.Client(conn, f.tls)
+	// A correct client ends TLS with close_notify (RFC 8446 6.1), as
+	// net/smtp and the exporter do: closing tc sends it, then closes conn.
+	defer tc.Close()
 	if err := tc.Handshake(); err != nil {
 		return st, err
 	}
@@ -273,33 +281,17 @@ func reply(r *bufio.Reader, want int, must string) (string, error) {
 
 func runFloor(args []string) error {
 	fs := flag.NewFlagSet("floor", flag.ExitOnError)
-	addr := fs.String("addr", "127.0.0.1:25", "SMTP server offering STARTTLS")
+	fc := floorFlags(fs)
 	n := fs.Int("n", 300, "sessions to measure")
 	c := fs.Int("c", 4, "sessions at once")
 	warmup := fs.Int("warmup", 20, "sessions before measuring")
-	caFile := fs.String("ca", "", "CA file to verify the server with (empty: the system roots)")
-	ehlo := fs.String("ehlo", "bench.example.net", "EHLO name")
 	round := fs.Int("round", 0, "round number, for the record")
 	clk := fs.Float64("clktck", 100, "clock ticks per second (getconf CLK_TCK)")
 	out := fs.String("out", "", "append the JSON record to this file")
 	fs.Parse(args)
-
-	host, _, err := net.SplitHostPort(*addr)
-	if err != nil {
+	if err := fc.setUp(); err != nil {
 		return err
 	}
-	cfg := &tls.Config{ServerName: host}
-	if *caFile != "" {
-		pem, err := os.ReadFile(*caFile)
-		if err != nil {
-			return err
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("%s: no certificate", *caFile)
-		}
-	}
-	fc := &floorClient{addr: *addr, ehlo: *ehlo, tls: cfg, timeout: 10 * time.Second}
 	st, err := fc.session()
 	if err != nil {
 		return fmt.Errorf("first session: %w", err)
@@ -319,6 +311,57 @@ func runFloor(args []string) error {
 		TLS: fmt.Sprintf("%s, %s, %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.CurveID)}
 	fill(&r, lat, fails, first, wall, after-before)
 	return appendRecord(*out, r)
+}
+
+// floorFlags declares the dialogue's flags on fs; setUp reads the CA.
+func floorFlags(fs *flag.FlagSet) *floorClient {
+	fc := &floorClient{timeout: 10 * time.Second}
+	fs.StringVar(&fc.addr, "addr", "127.0.0.1:25", "SMTP server offering STARTTLS")
+	fs.StringVar(&fc.caFile, "ca", "", "CA file to verify the server with (empty: the system roots)")
+	fs.StringVar(&fc.ehlo, "ehlo", "bench.example.net", "EHLO name")
+	return fc
+}
+
+func (fc *floorClient) setUp() error {
+	host, _, err := net.SplitHostPort(fc.addr)
+	if err != nil {
+		return err
+	}
+	fc.tls = &tls.Config{ServerName: host}
+	if fc.caFile != "" {
+		pem, err := os.ReadFile(fc.caFile)
+		if err != nil {
+			return err
+		}
+		fc.tls.RootCAs = x509.NewCertPool()
+		if !fc.tls.RootCAs.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%s: no certificate", fc.caFile)
+		}
+	}
+	return nil
+}
+
+// runServe answers GET /probe with one bare dialogue, as plain net/http:
+// the smallest exporter there can be.
+func runServe(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	fc := floorFlags(fs)
+	listen := fs.String("listen", "127.0.0.1:19589", "HTTP address")
+	fs.Parse(args)
+	if err := fc.setUp(); err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/probe", func(w http.ResponseWriter, r *http.Request) {
+		success := "1"
+		if _, err := fc.session(); err != nil {
+			success = "0"
+		}
+		io.WriteString(w, "probe_success "+success+"\n")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {})
+	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return srv.ListenAndServe()
 }
 
 // ---- load -----------------------------------------------------------------
@@ -685,8 +728,9 @@ func runReport(args []string) error {
 		return s
 	}
 
-	systems := []string{"smtp_exporter", "blackbox_exporter", "floor"}
+	systems := []string{"smtp_exporter", "blackbox_exporter", "floor", "floor+http"}
 	fmt.Println("STARTTLS probes of port 25 (greeting, EHLO, STARTTLS, TLS handshake, EHLO, QUIT); medians over rounds")
+	fmt.Println("floor: the bare dialogue in a loop; floor+http: the same behind a plain net/http handler")
 	fmt.Printf("%-18s %7s %7s %12s %10s %9s %9s %6s\n", "system", "rounds", "probes", "CPU ms/probe", "probes/s", "p50 ms", "p99 ms", "fails")
 	med := map[string]float64{}
 	for _, s := range systems {
@@ -769,13 +813,42 @@ func runReport(args []string) error {
 		failed = failed || !ok
 		fmt.Printf("  %-52s %7.2f%s (≤ %.2f%s)  %s\n", what, ratio, unit, limit, unit, verdict(ok))
 	}
-	bb, fl := med["blackbox_exporter"], med["floor"]
-	check("CPU/probe smtp_exporter ÷ blackbox_exporter", med["smtp_exporter"]/bb, 0.6, "", bb > 0)
-	check("CPU/probe smtp_exporter ÷ bare dialogue", med["smtp_exporter"]/fl, 1.25, "", fl > 0)
+	// CPU ratios are medians of per-round ratios: the systems of a round
+	// run minutes apart at most, so what the machine does meanwhile
+	// (other guests, its own load) weighs on both sides of each ratio.
+	roundRatio := func(a, b string) (float64, bool) {
+		byRound := map[int]map[string]float64{}
+		for _, r := range recs {
+			if r.Kind == "throughput" {
+				if byRound[r.Round] == nil {
+					byRound[r.Round] = map[string]float64{}
+				}
+				byRound[r.Round][r.System] = r.CPUMs
+			}
+		}
+		var ratios []float64
+		for _, m := range byRound {
+			if m[a] > 0 && m[b] > 0 {
+				ratios = append(ratios, m[a]/m[b])
+			}
+		}
+		return median(ratios), len(ratios) > 0
+	}
+	bb, haveBB := roundRatio("smtp_exporter", "blackbox_exporter")
+	fl, haveFl := roundRatio("smtp_exporter", "floor")
+	check("CPU/probe smtp_exporter ÷ blackbox_exporter", bb, 0.6, "", haveBB)
+	check("CPU/probe smtp_exporter ÷ bare dialogue", fl, 1.25, "", haveFl)
 	check("scrape of 3 ports ÷ slowest single port ("+strings.Fields(slowestName + " ?")[1]+")", three/slowest, 1.3, "", slowest > 0 && three > 0)
 	check("peak RSS, 1,000 probes in flight (VmHWM)", in.HWMMiB, 64, " MiB", in.N > 0)
 	if failed {
 		fmt.Println("  (at least one target missed)")
+	}
+	httpOnly, haveHTTP := roundRatio("floor+http", "floor")
+	ours, haveOurs := roundRatio("smtp_exporter", "floor+http")
+	if haveHTTP && haveOurs {
+		fmt.Println("Where the gap to the bare dialogue is (no targets)")
+		fmt.Printf("  %-52s %7.2f\n", "CPU/probe bare dialogue + net/http ÷ bare dialogue", httpOnly)
+		fmt.Printf("  %-52s %7.2f\n", "CPU/probe smtp_exporter ÷ bare dialogue + net/http", ours)
 	}
 	return nil
 }
