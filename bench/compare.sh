@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # compare.sh — CPU per STARTTLS probe of two builds of smtp_exporter and of
-# the bare dialogue, interleaved A B C, A B C … against bench/run.sh's
+# the bare dialogue, interleaved in rotating order against bench/run.sh's
 # Postfix, so that a change is judged by ratios measured side by side in one
 # run rather than against a number from another day. Not part of CI.
 #
@@ -99,16 +99,23 @@ done
 RESULTS="$BENCH_DIR/results.jsonl"
 : >"$RESULTS"
 CLK=$(getconf CLK_TCK)
-log "$ROUNDS rounds × $PROBES probes of $BENCH_HOST:25 at concurrency $CONCURRENCY: A B floor"
+# run_side SIDE ROUND: one measured run of exporter a or b, or the floor.
+run_side() {
+  local common=(-round "$2" -n "$PROBES" -c "$CONCURRENCY" -clktck "$CLK" -out "$RESULTS")
+  case $1 in
+    a) "$FLOOR" load -system a "${common[@]}" -pid "${PID[a]}" -url "http://$ADDR_A/probe?module=starttls25&target=$BENCH_HOST:25" ;;
+    b) "$FLOOR" load -system b "${common[@]}" -pid "${PID[b]}" -url "http://$ADDR_B/probe?module=starttls25&target=$BENCH_HOST:25" ;;
+    floor) "$FLOOR" floor "${common[@]}" -addr "$BENCH_HOST:25" -ca "$BENCH_CA_FILE" ;;
+  esac >/dev/null
+}
+# The order rotates from round to round (A B floor, B floor A, …), so that
+# no side always runs first or after the same one.
+SIDES=(a b floor)
+log "$ROUNDS rounds × $PROBES probes of $BENCH_HOST:25 at concurrency $CONCURRENCY: A, B, floor, rotating"
 for r in $(seq "$ROUNDS"); do
-  for side in a b; do
-    addr=$ADDR_A && [[ $side == b ]] && addr=$ADDR_B
-    "$FLOOR" load -system "$side" -round "$r" -n "$PROBES" -c "$CONCURRENCY" -clktck "$CLK" \
-      -pid "${PID[$side]}" -url "http://$addr/probe?module=starttls25&target=$BENCH_HOST:25" \
-      -out "$RESULTS" >/dev/null
+  for i in "${!SIDES[@]}"; do
+    run_side "${SIDES[(i + r - 1) % ${#SIDES[@]}]}" "$r"
   done
-  "$FLOOR" floor -round "$r" -n "$PROBES" -c "$CONCURRENCY" -clktck "$CLK" \
-    -addr "$BENCH_HOST:25" -ca "$BENCH_CA_FILE" -out "$RESULTS" >/dev/null
 done
 
 # The per-round ratios cancel what the machine did during a round; their

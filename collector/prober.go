@@ -30,9 +30,12 @@ type Prober struct {
 	Hostname string
 	// Logger receives one debug line per failed endpoint.
 	Logger *slog.Logger
-
-	dialer net.Dialer
 }
+
+// probeDialer dials without TCP keep-alive: a probe's connection lives for
+// one short session, never long enough for a keep-alive probe, and turning
+// keep-alive on costs four setsockopt calls per connection.
+var probeDialer = net.Dialer{KeepAlive: -1}
 
 // NewProber returns a Prober using the system resolver.
 func NewProber(hostname string, logger *slog.Logger) *Prober {

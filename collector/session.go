@@ -153,7 +153,7 @@ func (s *session) connect() error {
 		s.res.Addr = netip.AddrPortFrom(addr, uint16(s.ep.Port)).String()
 		s.tr.notef("connecting to %s", s.res.Addr)
 		var conn net.Conn
-		conn, err = s.prober.dialer.DialContext(ctx, "tcp", s.res.Addr)
+		conn, err = probeDialer.DialContext(ctx, "tcp", s.res.Addr)
 		cancel()
 		if err == nil {
 			return s.connected(conn)
