@@ -67,16 +67,17 @@ func (b *answerBuilder) add(def *gaugeDef, v float64, labels []string) {
 
 // endpoint returns the emitter of r's series.
 func (b *answerBuilder) endpoint(r *Result) *endpointEmitter {
-	host, port := r.Host, strconv.Itoa(r.Port)
-	return &endpointEmitter{b: b, host: host, port: port, shared: []string{host, port}}
+	e := &endpointEmitter{b: b, values: []string{r.Host, strconv.Itoa(r.Port)}} // as endpointLabels
+	e.shared = e.labelValues(upDesc, nil)
+	return e
 }
 
-// endpointEmitter adds the series of one endpoint, each carrying its host
-// and port labels; the series without labels of their own share one slice.
+// endpointEmitter adds the series of one endpoint, each carrying its
+// endpointLabels; the series without labels of their own share one slice.
 type endpointEmitter struct {
-	b          *answerBuilder
-	host, port string
-	shared     []string // host, port: already in label-name order
+	b      *answerBuilder
+	values []string // values of endpointLabels, in their order
+	shared []string // the same in label-name order
 }
 
 // series adds one series of def; extra are the values of def's labels after
@@ -86,22 +87,25 @@ func (e *endpointEmitter) series(def *gaugeDef, v float64, extra ...string) {
 		e.b.add(def, v, e.shared)
 		return
 	}
+	e.b.add(def, v, e.labelValues(def, extra))
+}
+
+// labelValues returns the values of def's labels in label-name order: the
+// endpoint's, then extra.
+func (e *endpointEmitter) labelValues(def *gaugeDef, extra []string) []string {
 	b := e.b
 	if n := len(def.labels); cap(b.values)-len(b.values) < n {
 		b.values = make([]string, 0, max(64, n))
 	}
 	start := len(b.values)
 	for _, i := range def.order {
-		switch i {
-		case 0:
-			b.values = append(b.values, e.host)
-		case 1:
-			b.values = append(b.values, e.port)
-		default:
-			b.values = append(b.values, extra[i-len(endpointLabels)])
+		if i < len(e.values) {
+			b.values = append(b.values, e.values[i])
+		} else {
+			b.values = append(b.values, extra[i-len(e.values)])
 		}
 	}
-	b.add(def, v, b.values[start:len(b.values):len(b.values)])
+	return b.values[start:len(b.values):len(b.values)]
 }
 
 // Escaping of the text formats: HELP escapes backslash and newline (and
