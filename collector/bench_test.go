@@ -188,6 +188,7 @@ func bareSTARTTLS(addr string, cfg *tls.Config) error {
 		return err
 	}
 	tc := tls.Client(conn, cfg)
+	defer tc.Close() // close_notify, as a correct client (and the prober) sends
 	if err := tc.Handshake(); err != nil {
 		return err
 	}
