@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -136,30 +135,16 @@ func formatOf(f expfmt.Format) answerFormat {
 // negotiate picks the answer's format for an Accept header, as
 // expfmt.NegotiateIncludingOpenMetrics does. The choice is cached per
 // header value: Prometheus sends the same one on every scrape, and parsing
-// it cost more than writing the answer. The cache starts over when full.
+// it cost more than writing the answer.
 func negotiate(accept string) answerFormat {
-	formatCache.mu.Lock()
-	f, ok := formatCache.m[accept]
-	formatCache.mu.Unlock()
-	if ok {
-		return f
-	}
-	f = formatOf(expfmt.NegotiateIncludingOpenMetrics(http.Header{"Accept": {accept}}))
-	formatCache.mu.Lock()
-	if len(formatCache.m) >= formatCacheSize {
-		clear(formatCache.m)
-	}
-	formatCache.m[accept] = f
-	formatCache.mu.Unlock()
-	return f
+	return formatCache.get(accept, func() answerFormat {
+		return formatOf(expfmt.NegotiateIncludingOpenMetrics(http.Header{"Accept": {accept}}))
+	})
 }
 
 const formatCacheSize = 64
 
-var formatCache = struct {
-	mu sync.Mutex
-	m  map[string]answerFormat
-}{m: map[string]answerFormat{}}
+var formatCache = newBoundedCache[string, answerFormat](formatCacheSize)
 
 // encode appends the answer to dst in format f.
 func (a *answer) encode(dst []byte, f answerFormat) ([]byte, error) {

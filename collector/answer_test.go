@@ -185,7 +185,7 @@ func TestNegotiateMatchesExpfmt(t *testing.T) {
 	for i := range 3 * formatCacheSize {
 		negotiate(fmt.Sprintf("text/plain;x=%d", i))
 	}
-	if n := len(formatCache.m); n > formatCacheSize {
+	if n := formatCache.len(); n > formatCacheSize {
 		t.Errorf("format cache holds %d entries, bound %d", n, formatCacheSize)
 	}
 }

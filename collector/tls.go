@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -153,38 +152,15 @@ func certExpectationFailure(facts *CertFacts, now time.Time) (string, error) {
 // scrape after scrape, and formatting their names (pkix.Name.String) was
 // the costliest part of building an answer. The slice is shared: read only.
 func chainInfo(leaf *x509.Certificate) []string {
-	return chainInfos.get(leaf)
+	sum := sha256.Sum256(leaf.Raw)
+	return chainInfos.get(sum, func() []string { return formatChainInfo(leaf, sum) })
 }
 
-// chainInfoCacheSize bounds the cache; when full it starts over, so a
-// target serving a new certificate on every connection costs a few hundred
-// KiB at most.
+// chainInfoCacheSize bounds the cache: a target serving a new certificate
+// on every connection costs a few hundred KiB at most.
 const chainInfoCacheSize = 512
 
-var chainInfos = &chainInfoCache{m: map[[sha256.Size]byte][]string{}}
-
-type chainInfoCache struct {
-	mu sync.Mutex
-	m  map[[sha256.Size]byte][]string
-}
-
-func (c *chainInfoCache) get(leaf *x509.Certificate) []string {
-	sum := sha256.Sum256(leaf.Raw)
-	c.mu.Lock()
-	values, ok := c.m[sum]
-	c.mu.Unlock()
-	if ok {
-		return values
-	}
-	values = formatChainInfo(leaf, sum)
-	c.mu.Lock()
-	if len(c.m) >= chainInfoCacheSize {
-		clear(c.m)
-	}
-	c.m[sum] = values
-	c.mu.Unlock()
-	return values
-}
+var chainInfos = newBoundedCache[[sha256.Size]byte, []string](chainInfoCacheSize)
 
 func formatChainInfo(leaf *x509.Certificate, sum [sha256.Size]byte) []string {
 	names := append([]string(nil), leaf.DNSNames...)
