@@ -28,6 +28,8 @@ log() { printf 'compare.sh: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 # shellcheck source=test/lib.sh
 . "$(dirname "$0")/../test/lib.sh"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (apt-get, Postfix)"
 [[ $BENCH_DIR == /* && $BENCH_DIR != / ]] || die "BENCH_DIR must be an absolute path"
@@ -51,40 +53,16 @@ build "$REV_B" exporter-b
 (cd "$REPO" && go build -o "$BENCH_DIR/bin/floor" ./bench/floor)
 FLOOR="$BENCH_DIR/bin/floor"
 
-if [[ $BENCH_HOST == auto ]]; then
-  BENCH_HOST=127.0.0.1
-  tcp_listening 127.0.0.1 25 && BENCH_HOST=127.0.0.2
-fi
+bench_pick_host
 for a in $ADDR_A $ADDR_B; do
   tcp_listening "${a%:*}" "${a##*:}" && die "$a is taken"
 done
-
-PIDS=()
-cleanup() {
-  local rc=$? pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [[ -f $BENCH_DIR/postfix/etc/main.cf ]] && postfix -c "$BENCH_DIR/postfix/etc" stop >/dev/null 2>&1
-  if [[ ${KEEP:-0} == 1 ]]; then log "kept $BENCH_DIR"; else rm -rf "$BENCH_DIR"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-
-BENCH_DIR="$BENCH_DIR" BENCH_HOST="$BENCH_HOST" BENCH_PROCESSES=$((CONCURRENCY * 3 + 50)) \
-  "$REPO/bench/postfix-setup.sh"
-# shellcheck disable=SC1091
-. "$BENCH_DIR/postfix/env"
-cat >"$BENCH_DIR/smtp_exporter.yml" <<EOF
-modules:
-  starttls25:
-    timeout: 10s
-    ehlo_hostname: bench.example.net
-    ip_protocol: ip4
-    ports:
-      - {port: 25, tls: starttls}
-    tls_config: {ca_file: $BENCH_CA_FILE}
-    expect: {verify_certificate: true}
-EOF
+trap bench_cleanup EXIT
+bench_start_postfix
+{
+  echo "modules:"
+  bench_module_starttls25
+} >"$BENCH_DIR/smtp_exporter.yml"
 
 declare -A PID
 for side in a b; do
@@ -93,7 +71,7 @@ for side in a b; do
     --web.listen-address="$addr" --log.level=warn >"$BENCH_DIR/exporter-$side.log" 2>&1 &
   PID[$side]=$!
   PIDS+=("$!")
-  "$FLOOR" get -q -url "http://$addr/-/ready" -wait 10s || die "exporter $side did not start: $(cat "$BENCH_DIR/exporter-$side.log")"
+  bench_wait_ready "exporter $side" "http://$addr/-/ready" "$BENCH_DIR/exporter-$side.log"
 done
 
 RESULTS="$BENCH_DIR/results.jsonl"

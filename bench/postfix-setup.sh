@@ -63,24 +63,8 @@ if ! [[ -s $TLS/ca.crt && -s $TLS/server.crt ]] ||
   ! openssl x509 -in "$TLS/server.crt" -noout -checkend 86400 >/dev/null ||
   ! openssl x509 -in "$TLS/server.crt" -noout -ext subjectAltName | grep -q "IP Address:$HOST\$\|IP Address:$HOST,"; then
   log "generating a private CA and a server certificate in $TLS"
-  ext=$(mktemp)
-  printf '%s\n' 'basicConstraints = critical, CA:TRUE, pathlen:0' \
-    'keyUsage = critical, keyCertSign, cRLSign' 'subjectKeyIdentifier = hash' >"$ext"
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$TLS/ca.key" \
-    -subj "/CN=smtp_exporter bench CA" -out "$TLS/ca.csr" 2>/dev/null
-  openssl x509 -req -in "$TLS/ca.csr" -signkey "$TLS/ca.key" -days 30 -sha256 \
-    -set_serial "0x$(openssl rand -hex 16)" -extfile "$ext" -out "$TLS/ca.crt" 2>/dev/null
-  printf '%s\n' 'basicConstraints = critical, CA:FALSE' \
-    'keyUsage = critical, digitalSignature, keyEncipherment' 'extendedKeyUsage = serverAuth' \
-    "subjectAltName = DNS:localhost, IP:127.0.0.1, IP:$HOST" \
-    'subjectKeyIdentifier = hash' 'authorityKeyIdentifier = keyid' >"$ext"
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$TLS/server.key" \
-    -subj "/CN=localhost/O=smtp_exporter bench" -out "$TLS/server.csr" 2>/dev/null
-  openssl x509 -req -in "$TLS/server.csr" -CA "$TLS/ca.crt" -CAkey "$TLS/ca.key" \
-    -set_serial "0x$(openssl rand -hex 16)" -days 30 -sha256 -extfile "$ext" \
-    -out "$TLS/server.crt" 2>/dev/null
-  rm -f "$ext" "$TLS/ca.csr" "$TLS/server.csr"
-  chmod 0600 "$TLS"/*.key
+  make_ca "$TLS" "smtp_exporter bench CA" 30
+  issue_cert "$TLS" server "/CN=localhost/O=smtp_exporter bench" 30 "DNS:localhost, IP:127.0.0.1, IP:$HOST"
   openssl verify -CAfile "$TLS/ca.crt" "$TLS/server.crt" >/dev/null || die "certificate does not verify"
 fi
 

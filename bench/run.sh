@@ -57,6 +57,8 @@ log() { printf 'run.sh: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 # shellcheck source=test/lib.sh
 . "$(dirname "$0")/../test/lib.sh"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (apt-get, Postfix)"
 [[ $BENCH_DIR == /* && $BENCH_DIR != / ]] || die "BENCH_DIR must be an absolute path"
@@ -76,52 +78,20 @@ log "building smtp_exporter and bench/floor"
 FLOOR="$BIN/floor"
 
 # --- 3. Postfix --------------------------------------------------------------
-if [[ $BENCH_HOST == auto ]]; then
-  BENCH_HOST=127.0.0.1
-  if tcp_listening 127.0.0.1 25 || tcp_listening 127.0.0.1 465 || tcp_listening 127.0.0.1 587; then
-    BENCH_HOST=127.0.0.2
-    log "127.0.0.1:25/465/587 is taken (another Postfix?): the bench Postfix uses $BENCH_HOST"
-  fi
-fi
+bench_pick_host
 for a in $EXPORTER_ADDR $INFLIGHT_ADDR $BLACKBOX_ADDR $SERVE_ADDR "$BENCH_HOST:$TARPIT_PORT"; do
   tcp_listening "${a%:*}" "${a##*:}" && die "$a is taken"
 done
-
-PIDS=()
-cleanup() {
-  local rc=$? pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [[ -f $BENCH_DIR/postfix/etc/main.cf ]]; then
-    postfix -c "$BENCH_DIR/postfix/etc" stop >/dev/null 2>&1 || true
-  fi
-  if [[ ${KEEP:-0} == 1 ]]; then
-    log "kept $BENCH_DIR"
-  else
-    rm -rf "$BENCH_DIR"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-
-BENCH_DIR="$BENCH_DIR" BENCH_HOST="$BENCH_HOST" BENCH_PROCESSES=$((CONCURRENCY * 3 + 50)) \
-  "$REPO/bench/postfix-setup.sh"
-# shellcheck disable=SC1091
-. "$BENCH_DIR/postfix/env"
+trap bench_cleanup EXIT
+bench_start_postfix
 CA="$BENCH_CA_FILE"
 H="$BENCH_HOST"
 
 # --- 4. exporters ------------------------------------------------------------
-cat >"$BENCH_DIR/smtp_exporter.yml" <<EOF
-modules:
-  starttls25:
-    timeout: 10s
-    ehlo_hostname: bench.example.net
-    ip_protocol: ip4
-    ports:
-      - {port: 25, tls: starttls}
-    tls_config: {ca_file: $CA}
-    expect: {verify_certificate: true}
+{
+  echo "modules:"
+  bench_module_starttls25
+  cat <<EOF
   three:
     timeout: 10s
     ehlo_hostname: bench.example.net
@@ -139,6 +109,7 @@ modules:
     ports:
       - {port: $TARPIT_PORT, tls: starttls}
 EOF
+} >"$BENCH_DIR/smtp_exporter.yml"
 cat >"$BENCH_DIR/blackbox.yml" <<EOF
 modules:
   smtp_starttls:
@@ -169,7 +140,7 @@ start_exporter() { # ADDR LOGFILE: starts smtp_exporter, sets STARTED_PID
     --web.listen-address="$1" --log.level=warn) >"$2" 2>&1 &
   STARTED_PID=$!
   PIDS+=("$STARTED_PID")
-  "$FLOOR" get -q -url "http://$1/-/ready" -wait 10s || die "smtp_exporter on $1 did not start: $(cat "$2")"
+  bench_wait_ready "smtp_exporter on $1" "http://$1/-/ready" "$2"
 }
 start_exporter "$EXPORTER_ADDR" "$BENCH_DIR/smtp_exporter.log"
 EXPORTER_PID=$STARTED_PID
@@ -177,12 +148,12 @@ EXPORTER_PID=$STARTED_PID
   --web.listen-address="$BLACKBOX_ADDR" --log.level=warn) >"$BENCH_DIR/blackbox.log" 2>&1 &
 BLACKBOX_PID=$!
 PIDS+=("$BLACKBOX_PID")
-"$FLOOR" get -q -url "http://$BLACKBOX_ADDR/-/healthy" -wait 10s || die "blackbox_exporter did not start: $(cat "$BENCH_DIR/blackbox.log")"
+bench_wait_ready blackbox_exporter "http://$BLACKBOX_ADDR/-/healthy" "$BENCH_DIR/blackbox.log"
 
 "$FLOOR" serve -listen "$SERVE_ADDR" -addr "$H:25" -ca "$CA" >"$BENCH_DIR/floor-serve.log" 2>&1 &
 SERVE_PID=$!
 PIDS+=("$SERVE_PID")
-"$FLOOR" get -q -url "http://$SERVE_ADDR/-/ready" -wait 10s || die "floor serve did not start: $(cat "$BENCH_DIR/floor-serve.log")"
+bench_wait_ready "floor serve" "http://$SERVE_ADDR/-/ready" "$BENCH_DIR/floor-serve.log"
 
 OUR_URL="http://$EXPORTER_ADDR/probe?module=starttls25&target=$H:25"
 BB_URL="http://$BLACKBOX_ADDR/probe?module=smtp_starttls&target=$H:25"
