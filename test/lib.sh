@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# lib.sh — helpers shared by test/postfix/setup.sh, bench/run.sh and
-# bench/postfix-setup.sh. Source it; the caller defines die and log.
+# lib.sh — helpers shared by test/postfix/setup.sh, bench/postfix-setup.sh,
+# bench/run.sh and bench/compare.sh. Source it; the caller defines die and
+# log.
 
 # apt_install_missing STATE_DIR PKG...: installs the packages that are not
 # installed yet, non-interactively, without letting postfix configure or
@@ -46,4 +47,36 @@ tcp_listening() {
       a = substr($2, 1, length($2) - 5)
       if (a ~ /^0+$/ || a == v4 || a == v6) found = 1
     } END { exit !found }' "${files[@]}"
+}
+
+# make_ca DIR CN DAYS: a private CA (RSA-2048) in DIR/ca.{key,crt}.
+make_ca() {
+  local dir=$1 ext
+  ext=$(mktemp)
+  printf '%s\n' 'basicConstraints = critical, CA:TRUE, pathlen:0' \
+    'keyUsage = critical, keyCertSign, cRLSign' 'subjectKeyIdentifier = hash' >"$ext"
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$dir/ca.key" \
+    -subj "/CN=$2" -out "$dir/ca.csr" 2>/dev/null
+  openssl x509 -req -in "$dir/ca.csr" -signkey "$dir/ca.key" -days "$3" -sha256 \
+    -set_serial "0x$(openssl rand -hex 16)" -extfile "$ext" -out "$dir/ca.crt" 2>/dev/null
+  rm -f "$ext" "$dir/ca.csr"
+  chmod 0600 "$dir/ca.key"
+}
+
+# issue_cert DIR NAME SUBJECT DAYS SAN: a server certificate (RSA-2048) for
+# SAN ("DNS:localhost, IP:127.0.0.1") signed by DIR's CA, in
+# DIR/NAME.{key,crt}.
+issue_cert() {
+  local dir=$1 name=$2 ext
+  ext=$(mktemp)
+  printf '%s\n' 'basicConstraints = critical, CA:FALSE' \
+    'keyUsage = critical, digitalSignature, keyEncipherment' 'extendedKeyUsage = serverAuth' \
+    "subjectAltName = $5" 'subjectKeyIdentifier = hash' 'authorityKeyIdentifier = keyid' >"$ext"
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$dir/$name.key" \
+    -subj "$3" -out "$dir/$name.csr" 2>/dev/null
+  openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+    -set_serial "0x$(openssl rand -hex 16)" -days "$4" -sha256 -extfile "$ext" \
+    -out "$dir/$name.crt" 2>/dev/null
+  rm -f "$ext" "$dir/$name.csr"
+  chmod 0600 "$dir/$name.key"
 }

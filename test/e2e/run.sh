@@ -227,18 +227,7 @@ chmod 0755 "$work"
 say "building and starting smtp_exporter on $exporter"
 (cd "$repo" && go build -o "$work/smtp_exporter" .)
 # The module is called default, as in examples/prometheus.yml.
-cat >"$work/exporter.yml" <<EOF
-modules:
-  default:
-    timeout: 15s
-    ehlo_hostname: probe.smtp-exporter.test
-    tls_config: {ca_file: $SMTP_TEST_CA_FILE}
-    ports:
-      - {port: $SMTP_TEST_PORT_MX, tls: starttls}
-      - {port: $SMTP_TEST_PORT_SUBMISSION, tls: starttls, expect: {require_tls: true}}
-      - {port: $SMTP_TEST_PORT_SMTPS, tls: implicit}
-      - {port: $SMTP_TEST_PORT_PLAIN, tls: none}
-EOF
+printf 'modules:\n  default:\n' | cat - "$SMTP_TEST_MODULE_FILE" >"$work/exporter.yml"
 cp "$work/exporter.yml" "$work/exporter.yml.good"
 "$work/smtp_exporter" --config.check --config.file="$work/exporter.yml" 2>/dev/null ||
   die "the exporter rejects its test configuration"

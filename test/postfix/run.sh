@@ -43,18 +43,7 @@ sleep $((SMTP_TEST_GREET_TTL_SECONDS + 1))
 
 echo "--- building and starting the exporter"
 (cd "$repo" && go build -o "$work/smtp_exporter" .)
-cat >"$work/config.yml" <<EOF
-modules:
-  postfix:
-    timeout: 15s
-    ehlo_hostname: probe.smtp-exporter.test
-    tls_config: {ca_file: $SMTP_TEST_CA_FILE}
-    ports:
-      - {port: $SMTP_TEST_PORT_MX, tls: starttls}
-      - {port: $SMTP_TEST_PORT_SUBMISSION, tls: starttls, expect: {require_tls: true}}
-      - {port: $SMTP_TEST_PORT_SMTPS, tls: implicit}
-      - {port: $SMTP_TEST_PORT_PLAIN, tls: none}
-EOF
+printf 'modules:\n  postfix:\n' | cat - "$SMTP_TEST_MODULE_FILE" >"$work/config.yml"
 "$work/smtp_exporter" --config.check --config.file="$work/config.yml"
 listen=127.0.0.1:10599
 "$work/smtp_exporter" --config.file="$work/config.yml" --web.listen-address=$listen \

@@ -96,27 +96,6 @@ not_after_unix() {
   date -u -d "$(openssl x509 -in "$1" -noout -enddate | cut -d= -f2)" +%s
 }
 
-# issue NAME DAYS: a server certificate for localhost / 127.0.0.1 signed by
-# the private CA, key and cert in $TLS/NAME.{key,crt}.
-issue() {
-  local name=$1 days=$2 ext
-  ext=$(mktemp)
-  cat >"$ext" <<'EOF'
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost, IP:127.0.0.1
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-EOF
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$TLS/$name.key" \
-    -subj "/CN=localhost/O=smtp_exporter test ($name)" -out "$TLS/$name.csr" 2>/dev/null
-  openssl x509 -req -in "$TLS/$name.csr" -CA "$TLS/ca.crt" -CAkey "$TLS/ca.key" \
-    -set_serial "0x$(openssl rand -hex 16)" -days "$days" -sha256 \
-    -extfile "$ext" -out "$TLS/$name.crt" 2>/dev/null
-  rm -f "$ext" "$TLS/$name.csr"
-}
-
 make_certs() {
   # Keep certificates across re-runs while they are comfortably valid: the
   # 90-day one for a week more, the short one for at least 4 more days
@@ -132,21 +111,9 @@ make_certs() {
   rm -rf "$TLS"
   mkdir -p "$TLS"
   chmod 0755 "$TLS"
-  local ext
-  ext=$(mktemp)
-  cat >"$ext" <<'EOF'
-basicConstraints = critical, CA:TRUE, pathlen:0
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-EOF
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$TLS/ca.key" \
-    -subj "/CN=smtp_exporter test CA" -out "$TLS/ca.csr" 2>/dev/null
-  openssl x509 -req -in "$TLS/ca.csr" -signkey "$TLS/ca.key" -days 90 -sha256 \
-    -set_serial "0x$(openssl rand -hex 16)" -extfile "$ext" -out "$TLS/ca.crt" 2>/dev/null
-  rm -f "$ext" "$TLS/ca.csr"
-  issue server 90 # port 25, 587
-  issue short 5   # port 465: expires within 7 days
-  chmod 0600 "$TLS"/*.key
+  make_ca "$TLS" "smtp_exporter test CA" 90
+  issue_cert "$TLS" server "/CN=localhost/O=smtp_exporter test (server)" 90 "DNS:localhost, IP:127.0.0.1" # port 25, 587
+  issue_cert "$TLS" short "/CN=localhost/O=smtp_exporter test (short)" 5 "DNS:localhost, IP:127.0.0.1"   # port 465: expires within 7 days
   openssl verify -CAfile "$TLS/ca.crt" "$TLS/server.crt" "$TLS/short.crt" >/dev/null ||
     die "generated certificates do not verify"
 }
@@ -263,6 +230,22 @@ postlog           unix-dgram n  -       n       -       1       postlogd
 EOF
 }
 
+# write_module: the body of an exporter module that probes every port of
+# this Postfix the way its services expect, for run.sh and test/e2e.
+write_module() {
+  cat >"$WORKDIR/module.yml" <<EOF
+    timeout: 15s
+    ehlo_hostname: probe.smtp-exporter.test
+    tls_config: {ca_file: $TLS/ca.crt}
+    ports:
+      - {port: 25, tls: starttls}
+      - {port: 587, tls: starttls, expect: {require_tls: true}}
+      - {port: 465, tls: implicit}
+      - {port: 2525, tls: none}
+EOF
+  chmod 0644 "$WORKDIR/module.yml"
+}
+
 write_env() {
   local f="$WORKDIR/env" tmp
   tmp=$(mktemp "$WORKDIR/.env.XXXXXX")
@@ -286,7 +269,8 @@ write_env() {
       SMTP_TEST_CERT_NOT_AFTER_UNIX "$(not_after_unix "$TLS/server.crt")" \
       SMTP_TEST_SHORT_CERT_FILE "$TLS/short.crt" \
       SMTP_TEST_SHORT_KEY_FILE "$TLS/short.key" \
-      SMTP_TEST_SHORT_CERT_NOT_AFTER_UNIX "$(not_after_unix "$TLS/short.crt")"
+      SMTP_TEST_SHORT_CERT_NOT_AFTER_UNIX "$(not_after_unix "$TLS/short.crt")" \
+      SMTP_TEST_MODULE_FILE "$WORKDIR/module.yml"
   } >"$tmp"
   chmod 0644 "$tmp"
   mv "$tmp" "$f"
@@ -336,6 +320,7 @@ for p in "${PORTS[@]}"; do
   for _ in $(seq 50); do listening_on "$p" && break; sleep 0.1; done
   listening_on "$p" || die "Postfix is not listening on $HOST:$p (see $MAILLOG)"
 done
+write_module
 write_env
 log "Postfix $(postconf -c "$CONF" -h mail_version) listening on $HOST ports ${PORTS[*]}"
 log "source $WORKDIR/env for paths; logs in $MAILLOG"
