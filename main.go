@@ -26,9 +26,16 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/collector"
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/internal/heapfloor"
 )
 
 const name = "smtp_exporter"
+
+// heapGoalFloor is the least heap the garbage collector lets grow before it
+// collects (Go's own is 4 MiB): with it a busy exporter collects every
+// ~150 probes instead of every ~25, for ≤ 12 MiB more memory while the live
+// heap is small. GOGC in the environment overrides it (internal/heapfloor).
+const heapGoalFloor = 16 << 20
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -84,6 +91,7 @@ func run(ctx context.Context, args []string) int {
 		return 0
 	}
 
+	defer heapfloor.Start(heapGoalFloor)()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		versioncollector.NewCollector(name),
