@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -270,5 +271,34 @@ func TestReloadRequestGivesUpWithItsClient(t *testing.T) {
 	case <-done:
 	case <-time.After(2 * time.Second):
 		t.Fatal("the reload handler is still waiting after its client left")
+	}
+}
+
+// TestRunKeepsAHeapFloor: the running exporter paces its collector by
+// internal/heapfloor (GOGC 400 while the live heap is small), unless GOGC
+// is in the environment.
+func TestRunKeepsAHeapFloor(t *testing.T) {
+	for _, tt := range []struct {
+		name, gogc, want string
+	}{
+		{"no GOGC", "", "go_gc_gogc_percent 400\n"},
+		{"GOGC=100 set", "100", "go_gc_gogc_percent 100\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GOGC", tt.gogc)
+			if tt.gogc == "" {
+				os.Unsetenv("GOGC") // t.Setenv restores it afterwards
+			}
+			addr := startExporter(t)
+			resp, err := http.Get("http://" + addr + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if !strings.Contains(string(body), tt.want) {
+				t.Errorf("/metrics lacks %q", strings.TrimSpace(tt.want))
+			}
+		})
 	}
 }

@@ -5,11 +5,11 @@
 // 4 MiB. A probe exporter keeps well under 1 MiB live and allocates
 // ~80 KiB per probe, nearly all of it in crypto/tls, so at the default it
 // collects every 20–30 probes. On a small VM each collection costs 2–4 ms
-// of CPU, most of it stopping the world and waking idle threads for mark
-// work rather than marking itself: about 4 % of what a probe costs. A floor
-// of a few MiB more makes collections several times rarer; once the live
-// heap is above half the floor, the goal is twice the live heap, as with
-// GOGC=100, so peak memory under load does not change.
+// of CPU (GODEBUG=gctrace=1: the stop-the-world phases, background and
+// idle-time marking), about 4 % of what a probe costs. A floor of 16 MiB
+// makes collections several times rarer; once the live heap is
+// above half the floor, the goal is twice the live heap, as with GOGC=100,
+// so peak memory under load does not change.
 //
 // The floor is applied by setting GOGC after each collection from the heap
 // that collection found live. Go's heap minimum scales with GOGC (4 MiB ×
@@ -56,16 +56,15 @@ type floorKeeper struct {
 // not a tiny allocation, whose cleanups may be delayed.
 type gcCycle struct{ _ *byte }
 
-// Start keeps the heap goal at or above floor bytes from the next
-// collection on, and returns a function that restores GOGC=100 and stops.
-// It does nothing when GOGC is set in the environment: then the operator
+// Start keeps the heap goal at or above floor bytes from now on, and
+// returns a function that restores GOGC=100 and stops. It does nothing when GOGC is set in the environment: then the operator
 // has chosen how the collector paces, and that choice stands.
 func Start(floor uint64) (stop func()) {
 	if _, set := os.LookupEnv("GOGC"); set {
 		return func() {}
 	}
 	k := &floorKeeper{floor: floor, percent: 100, sample: []metrics.Sample{{Name: liveHeapMetric}}}
-	k.arm()
+	k.afterCollection() // the first collection, too, waits for the floor
 	return k.stop
 }
 

@@ -58,7 +58,11 @@ var retained []byte
 func TestStartFollowsTheLiveHeap(t *testing.T) {
 	t.Setenv("GOGC", "")
 	unsetEnv(t, "GOGC")
+	runtime.GC() // a small live heap, whatever earlier tests left
 	stop := Start(16 * mib)
+	if p := readMetric("/gc/gogc:percent"); p != 400 {
+		t.Errorf("GOGC %d right after Start, want 400: the first collection should wait for the floor too", p)
+	}
 	collectUntil(t, 400)
 	if goal := readMetric("/gc/heap/goal:bytes"); goal < 16*mib {
 		t.Errorf("heap goal %d with a small live heap, want at least the 16 MiB floor", goal)
