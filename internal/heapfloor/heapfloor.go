@@ -29,8 +29,8 @@ const goHeapMinimum = 4 << 20
 
 const liveHeapMetric = "/gc/heap/live:bytes"
 
-// Percent returns the GOGC that makes the heap goal after a collection
-// that found live bytes live about max(floor, 2×live).
+// Percent returns the GOGC under which a collection that finds live bytes
+// in use sets the next heap goal to about max(floor, 2×live).
 func Percent(live, floor uint64) int {
 	if floor <= goHeapMinimum || 2*live >= floor {
 		return 100
@@ -57,8 +57,9 @@ type floorKeeper struct {
 type gcCycle struct{ _ *byte }
 
 // Start keeps the heap goal at or above floor bytes from now on, and
-// returns a function that restores GOGC=100 and stops. It does nothing when GOGC is set in the environment: then the operator
-// has chosen how the collector paces, and that choice stands.
+// returns a function that restores GOGC=100 and stops. It does nothing
+// when GOGC is set in the environment: then the operator has chosen how
+// the collector paces, and that choice stands.
 func Start(floor uint64) (stop func()) {
 	if _, set := os.LookupEnv("GOGC"); set {
 		return func() {}
@@ -73,6 +74,8 @@ func (k *floorKeeper) arm() {
 	runtime.AddCleanup(new(gcCycle), (*floorKeeper).afterCollection, k)
 }
 
+// afterCollection sets GOGC from the live heap the last collection found
+// and asks to be called again after the next one.
 func (k *floorKeeper) afterCollection() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
