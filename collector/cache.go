@@ -18,20 +18,30 @@ func newBoundedCache[K comparable, V any](limit int) *boundedCache[K, V] {
 // get returns the value kept for key, or computes, keeps and returns it.
 // compute runs outside the lock.
 func (c *boundedCache[K, V]) get(key K, compute func() V) V {
-	c.mu.Lock()
-	v, ok := c.m[key]
-	c.mu.Unlock()
-	if ok {
+	if v, ok := c.lookup(key); ok {
 		return v
 	}
-	v = compute()
+	v := compute()
+	c.put(key, v)
+	return v
+}
+
+// lookup returns the value kept for key, if any.
+func (c *boundedCache[K, V]) lookup(key K) (V, bool) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[key]
+	return v, ok
+}
+
+// put keeps v for key, first emptying the cache when it is full.
+func (c *boundedCache[K, V]) put(key K, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(c.m) >= c.limit {
 		clear(c.m)
 	}
 	c.m[key] = v
-	c.mu.Unlock()
-	return v
 }
 
 // len reports how many entries the cache holds.

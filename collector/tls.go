@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -114,19 +115,81 @@ func inspectCertificates(chain []*x509.Certificate, roots *x509.CertPool, name s
 		return nil
 	}
 	facts := &CertFacts{Chain: chain}
-	intermediates := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		intermediates.AddCert(c)
-	}
-	_, facts.VerifyErr = chain[0].Verify(x509.VerifyOptions{
-		Roots:         roots,
-		Intermediates: intermediates,
-		CurrentTime:   now,
-	})
+	facts.VerifyErr = verifyChain(chain, roots, now)
 	facts.Verified = facts.VerifyErr == nil
 	facts.HostnameErr = chain[0].VerifyHostname(strings.Trim(name, "[]"))
 	facts.HostnameMatch = facts.HostnameErr == nil
 	return facts
+}
+
+// verifiedChains remembers the chains that verified. A server presents the
+// same chain scrape after scrape, and checking its signatures again was
+// ~3 % of a probe's CPU. The key holds every certificate served and the
+// roots; all Verify checks besides time is in them, so while now lies
+// within the validity of each certificate of the chain that verified, the
+// answer cannot change. Chains that fail are verified every time.
+var verifiedChains = newBoundedCache[verifiedKey, validity](chainInfoCacheSize)
+
+type verifiedKey struct {
+	chain [sha256.Size]byte // chainDigest of the served chain
+	roots *x509.CertPool    // nil: the system roots
+}
+
+// validity is when every certificate of a chain is valid.
+type validity struct{ notBefore, notAfter time.Time }
+
+func (v validity) contains(t time.Time) bool {
+	return !t.Before(v.notBefore) && !t.After(v.notAfter)
+}
+
+func validityOf(chain []*x509.Certificate) validity {
+	v := validity{notBefore: chain[0].NotBefore, notAfter: chain[0].NotAfter}
+	for _, c := range chain[1:] {
+		if c.NotBefore.After(v.notBefore) {
+			v.notBefore = c.NotBefore
+		}
+		if c.NotAfter.Before(v.notAfter) {
+			v.notAfter = c.NotAfter
+		}
+	}
+	return v
+}
+
+// chainDigest hashes the served certificates in order, each with its length.
+func chainDigest(chain []*x509.Certificate) [sha256.Size]byte {
+	h := sha256.New()
+	var size [4]byte
+	for _, c := range chain {
+		binary.BigEndian.PutUint32(size[:], uint32(len(c.Raw)))
+		h.Write(size[:])
+		h.Write(c.Raw)
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// verifyChain verifies a served chain, leaf first, against roots at now,
+// or finds that it did before within the same validity.
+func verifyChain(chain []*x509.Certificate, roots *x509.CertPool, now time.Time) error {
+	key := verifiedKey{chain: chainDigest(chain), roots: roots}
+	if v, ok := verifiedChains.lookup(key); ok && v.contains(now) {
+		return nil
+	}
+	intermediates := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		intermediates.AddCert(c)
+	}
+	chains, err := chain[0].Verify(x509.VerifyOptions{
+		Roots:         roots,
+		Intermediates: intermediates,
+		CurrentTime:   now,
+	})
+	if err != nil {
+		return err
+	}
+	verifiedChains.put(key, validityOf(chains[0]))
+	return nil
 }
 
 // certExpectationFailure returns the reason and error of the first

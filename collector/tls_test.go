@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestChainInfoLabels(t *testing.T) {
@@ -37,5 +38,61 @@ func TestChainInfoCacheIsBounded(t *testing.T) {
 		if n := chainInfos.len(); n > chainInfoCacheSize {
 			t.Fatalf("cache holds %d entries, bound %d", n, chainInfoCacheSize)
 		}
+	}
+}
+
+// TestVerifiedChainsCache: a chain that verified is not verified again
+// while every certificate of it is valid, and only for the same roots.
+func TestVerifiedChainsCache(t *testing.T) {
+	ca := newTestCA(t)
+	now := time.Now()
+	leaf := ca.issue(t, certSpec{names: []string{"mx.test"}, notAfter: now.Add(24 * time.Hour)}).Leaf
+	chain := []*x509.Certificate{leaf}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.cert)
+
+	if f := inspectCertificates(chain, roots, "mx.test", now); !f.Verified {
+		t.Fatalf("not verified: %v", f.VerifyErr)
+	}
+	key := verifiedKey{chainDigest(chain), roots}
+	want := validity{notBefore: leaf.NotBefore, notAfter: leaf.NotAfter} // within the CA's
+	if ca.cert.NotBefore.After(want.notBefore) {
+		want.notBefore = ca.cert.NotBefore
+	}
+	if v, ok := verifiedChains.lookup(key); !ok || !v.notBefore.Equal(want.notBefore) || !v.notAfter.Equal(want.notAfter) {
+		t.Errorf("kept %v (%t), want %v: when both the leaf and the CA are valid", v, ok, want)
+	}
+	if f := inspectCertificates(chain, roots, "mx.test", now.Add(48*time.Hour)); f.Verified {
+		t.Error("verified from the cache after the leaf expired")
+	}
+
+	otherRoots := x509.NewCertPool()
+	otherRoots.AddCert(newTestCA(t).cert)
+	if f := inspectCertificates(chain, otherRoots, "mx.test", now); f.Verified {
+		t.Error("verified against roots that did not sign it: the cache answered for other roots")
+	}
+	if _, ok := verifiedChains.lookup(verifiedKey{chainDigest(chain), otherRoots}); ok {
+		t.Error("a chain that failed was kept")
+	}
+
+	// What the cache holds is the answer: a self-signed chain marked as
+	// verified within its validity comes out verified.
+	selfSigned := []*x509.Certificate{(*testCA)(nil).issue(t, certSpec{names: []string{"mx.test"}}).Leaf}
+	verifiedChains.put(verifiedKey{chainDigest(selfSigned), roots}, validityOf(selfSigned))
+	if f := inspectCertificates(selfSigned, roots, "mx.test", now); !f.Verified {
+		t.Error("the kept answer was not used")
+	}
+}
+
+func TestChainDigestTakesEveryCertificate(t *testing.T) {
+	a := &x509.Certificate{Raw: []byte("ab")}
+	b := &x509.Certificate{Raw: []byte("c")}
+	c := &x509.Certificate{Raw: []byte("a")}
+	d := &x509.Certificate{Raw: []byte("bc")}
+	if chainDigest([]*x509.Certificate{a, b}) == chainDigest([]*x509.Certificate{c, d}) {
+		t.Error(`chains "ab","c" and "a","bc" have one digest: lengths are not hashed`)
+	}
+	if chainDigest([]*x509.Certificate{a}) == chainDigest([]*x509.Certificate{a, b}) {
+		t.Error("an intermediate does not change the digest")
 	}
 }
