@@ -125,9 +125,9 @@ func inspectCertificates(chain []*x509.Certificate, roots *x509.CertPool, name s
 // verifiedChains remembers the chains that verified. A server presents the
 // same chain scrape after scrape, and checking its signatures again was
 // ~3 % of a probe's CPU. The key holds every certificate served and the
-// roots; all Verify checks besides time is in them, so while now lies
-// within the validity of each certificate of the chain that verified, the
-// answer cannot change. Chains that fail are verified every time.
+// roots, and everything Verify checks besides the time is in them: while
+// now lies within the validity of each certificate of the chain that
+// verified, the answer cannot change. Chains that fail are verified every time.
 var verifiedChains = newBoundedCache[verifiedKey, validity](chainInfoCacheSize)
 
 type verifiedKey struct {

@@ -7,9 +7,9 @@
 // collects every 20–30 probes. On a small VM each collection costs 2–4 ms
 // of CPU (GODEBUG=gctrace=1: the stop-the-world phases, background and
 // idle-time marking), about 4 % of what a probe costs. A floor of 16 MiB
-// makes collections several times rarer; once the live heap is
-// above half the floor, the goal is twice the live heap, as with GOGC=100,
-// so peak memory under load does not change.
+// makes collections several times rarer; once the live heap is above half
+// the floor, the goal is twice the live heap, as with GOGC=100, so peak
+// memory under load does not change.
 //
 // The floor is applied by setting GOGC after each collection from the heap
 // that collection found live. Go's heap minimum scales with GOGC (4 MiB ×

@@ -57,8 +57,8 @@ var retained []byte
 // GOGC=100.
 func TestStartFollowsTheLiveHeap(t *testing.T) {
 	t.Setenv("GOGC", "")
-	unsetEnv(t, "GOGC")
-	runtime.GC() // a small live heap, whatever earlier tests left
+	os.Unsetenv("GOGC") // t.Setenv restores it afterwards
+	runtime.GC()        // a small live heap, whatever earlier tests left
 	stop := Start(16 * mib)
 	if p := readMetric("/gc/gogc:percent"); p != 400 {
 		t.Errorf("GOGC %d right after Start, want 400: the first collection should wait for the floor too", p)
@@ -101,13 +101,5 @@ func TestStartLeavesAnOperatorsGOGC(t *testing.T) {
 	}
 	if p := readMetric("/gc/gogc:percent"); p != 100 {
 		t.Errorf("GOGC %d with GOGC=100 in the environment, want it left at 100", p)
-	}
-}
-
-// unsetEnv removes key for the test; t.Setenv first records it for restoring.
-func unsetEnv(t *testing.T, key string) {
-	t.Helper()
-	if err := os.Unsetenv(key); err != nil {
-		t.Fatal(err)
 	}
 }
