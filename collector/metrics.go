@@ -165,7 +165,7 @@ func collectTLS(emit *endpointEmitter, r *Result, now time.Time) {
 	emit.series(earliestExpiryDesc, float64(c.EarliestExpiry().Unix()))
 	emit.series(certVerifiedDesc, boolValue(c.Verified))
 	emit.series(hostnameMatchDesc, boolValue(c.HostnameMatch))
-	emit.series(chainInfoDesc, 1, chainInfo(leaf)...)
+	emit.series(chainInfoDesc, 1, chainInfo(c)...)
 }
 
 func boolValue(b bool) float64 {

@@ -52,6 +52,8 @@ func tlsVersionName(v uint16) string {
 type CertFacts struct {
 	// Chain is the served chain, leaf first.
 	Chain []*x509.Certificate
+	// LeafSHA256 is the leaf's fingerprint.
+	LeafSHA256 [sha256.Size]byte
 	// Verified: the chain verifies to the configured or system roots.
 	Verified bool
 	// VerifyErr says why it did not.
@@ -114,8 +116,8 @@ func inspectCertificates(chain []*x509.Certificate, roots *x509.CertPool, name s
 	if len(chain) == 0 {
 		return nil
 	}
-	facts := &CertFacts{Chain: chain}
-	facts.VerifyErr = verifyChain(chain, roots, now)
+	facts := &CertFacts{Chain: chain, LeafSHA256: sha256.Sum256(chain[0].Raw)}
+	facts.VerifyErr = verifyChain(facts, roots, now)
 	facts.Verified = facts.VerifyErr == nil
 	facts.HostnameErr = chain[0].VerifyHostname(strings.Trim(name, "[]"))
 	facts.HostnameMatch = facts.HostnameErr == nil
@@ -124,8 +126,8 @@ func inspectCertificates(chain []*x509.Certificate, roots *x509.CertPool, name s
 
 // verifiedChains remembers the chains that verified. A server presents the
 // same chain scrape after scrape, and checking its signatures again was
-// ~3 % of a probe's CPU. The key holds every certificate served and the
-// roots, and everything Verify checks besides the time is in them: while
+// ~3 % of a probe's CPU. The key stands for every certificate served and
+// the roots, and everything Verify checks besides the time is in them: while
 // now lies within the validity of each certificate of the chain that
 // verified, the answer cannot change. Chains that fail are verified every time.
 var verifiedChains = newBoundedCache[verifiedKey, validity](chainInfoCacheSize)
@@ -155,11 +157,13 @@ func validityOf(chain []*x509.Certificate) validity {
 	return v
 }
 
-// chainDigest hashes the served certificates in order, each with its length.
-func chainDigest(chain []*x509.Certificate) [sha256.Size]byte {
+// chainDigest identifies a served chain: the leaf's fingerprint, then the
+// other certificates in order, each with its length.
+func chainDigest(leafSHA256 [sha256.Size]byte, intermediates []*x509.Certificate) [sha256.Size]byte {
 	h := sha256.New()
+	h.Write(leafSHA256[:])
 	var size [4]byte
-	for _, c := range chain {
+	for _, c := range intermediates {
 		binary.BigEndian.PutUint32(size[:], uint32(len(c.Raw)))
 		h.Write(size[:])
 		h.Write(c.Raw)
@@ -169,10 +173,11 @@ func chainDigest(chain []*x509.Certificate) [sha256.Size]byte {
 	return sum
 }
 
-// verifyChain verifies a served chain, leaf first, against roots at now,
-// or finds that it did before within the same validity.
-func verifyChain(chain []*x509.Certificate, roots *x509.CertPool, now time.Time) error {
-	key := verifiedKey{chain: chainDigest(chain), roots: roots}
+// verifyChain verifies the served chain against roots at now, or finds
+// that it did before within the same validity.
+func verifyChain(facts *CertFacts, roots *x509.CertPool, now time.Time) error {
+	chain := facts.Chain
+	key := verifiedKey{chain: chainDigest(facts.LeafSHA256, chain[1:]), roots: roots}
 	if v, ok := verifiedChains.lookup(key); ok && v.contains(now) {
 		return nil
 	}
@@ -214,9 +219,8 @@ func certExpectationFailure(facts *CertFacts, now time.Time) (string, error) {
 // They are cached by fingerprint: an exporter sees the same few certificates
 // scrape after scrape, and formatting their names (pkix.Name.String) was
 // the costliest part of building an answer. The slice is shared: read only.
-func chainInfo(leaf *x509.Certificate) []string {
-	sum := sha256.Sum256(leaf.Raw)
-	return chainInfos.get(sum, func() []string { return formatChainInfo(leaf, sum) })
+func chainInfo(c *CertFacts) []string {
+	return chainInfos.get(c.LeafSHA256, func() []string { return formatChainInfo(c.Leaf(), c.LeafSHA256) })
 }
 
 // chainInfoCacheSize bounds the cache: a target serving a new certificate

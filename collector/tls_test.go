@@ -15,14 +15,14 @@ func TestChainInfoLabels(t *testing.T) {
 	b := ca.issue(t, certSpec{names: []string{"other.test"}, serial: 0xdef}).Leaf
 	sum := sha256.Sum256(a.Raw)
 	want := []string{"CN=mx.test", ca.cert.Subject.String(), "abc", hex.EncodeToString(sum[:]), "mx.test,127.0.0.1"}
-	got := chainInfo(a)
+	got := chainInfo(factsOf(a))
 	if !slices.Equal(got, want) {
 		t.Errorf("chainInfo = %q, want %q", got, want)
 	}
-	if again := chainInfo(a); &again[0] != &got[0] {
+	if again := chainInfo(factsOf(a)); &again[0] != &got[0] {
 		t.Error("the same certificate was formatted twice, not taken from the cache")
 	}
-	if other := chainInfo(b); other[0] != "CN=other.test" || other[2] != "def" {
+	if other := chainInfo(factsOf(b)); other[0] != "CN=other.test" || other[2] != "def" {
 		t.Errorf("another certificate got %q", other)
 	}
 }
@@ -32,7 +32,7 @@ func TestChainInfoLabels(t *testing.T) {
 func TestChainInfoCacheIsBounded(t *testing.T) {
 	for i := range 3 * chainInfoCacheSize {
 		leaf := &x509.Certificate{Raw: []byte{byte(i), byte(i >> 8), 1}}
-		if got := chainInfo(leaf); len(got) != 5 {
+		if got := chainInfo(factsOf(leaf)); len(got) != 5 {
 			t.Fatalf("%d label values, want 5", len(got))
 		}
 		if n := chainInfos.len(); n > chainInfoCacheSize {
@@ -54,7 +54,7 @@ func TestVerifiedChainsCache(t *testing.T) {
 	if f := inspectCertificates(chain, roots, "mx.test", now); !f.Verified {
 		t.Fatalf("not verified: %v", f.VerifyErr)
 	}
-	key := verifiedKey{chainDigest(chain), roots}
+	key := verifiedKey{digestOf(chain), roots}
 	want := validity{notBefore: leaf.NotBefore, notAfter: leaf.NotAfter} // within the CA's
 	if ca.cert.NotBefore.After(want.notBefore) {
 		want.notBefore = ca.cert.NotBefore
@@ -71,28 +71,42 @@ func TestVerifiedChainsCache(t *testing.T) {
 	if f := inspectCertificates(chain, otherRoots, "mx.test", now); f.Verified {
 		t.Error("verified against roots that did not sign it: the cache answered for other roots")
 	}
-	if _, ok := verifiedChains.lookup(verifiedKey{chainDigest(chain), otherRoots}); ok {
+	if _, ok := verifiedChains.lookup(verifiedKey{digestOf(chain), otherRoots}); ok {
 		t.Error("a chain that failed was kept")
 	}
 
 	// What the cache holds is the answer: a self-signed chain marked as
 	// verified within its validity comes out verified.
 	selfSigned := []*x509.Certificate{(*testCA)(nil).issue(t, certSpec{names: []string{"mx.test"}}).Leaf}
-	verifiedChains.put(verifiedKey{chainDigest(selfSigned), roots}, validityOf(selfSigned))
+	verifiedChains.put(verifiedKey{digestOf(selfSigned), roots}, validityOf(selfSigned))
 	if f := inspectCertificates(selfSigned, roots, "mx.test", now); !f.Verified {
 		t.Error("the kept answer was not used")
 	}
 }
 
 func TestChainDigestTakesEveryCertificate(t *testing.T) {
+	leaf := sha256.Sum256([]byte("leaf"))
 	a := &x509.Certificate{Raw: []byte("ab")}
 	b := &x509.Certificate{Raw: []byte("c")}
 	c := &x509.Certificate{Raw: []byte("a")}
 	d := &x509.Certificate{Raw: []byte("bc")}
-	if chainDigest([]*x509.Certificate{a, b}) == chainDigest([]*x509.Certificate{c, d}) {
+	if chainDigest(leaf, []*x509.Certificate{a, b}) == chainDigest(leaf, []*x509.Certificate{c, d}) {
 		t.Error(`chains "ab","c" and "a","bc" have one digest: lengths are not hashed`)
 	}
-	if chainDigest([]*x509.Certificate{a}) == chainDigest([]*x509.Certificate{a, b}) {
+	if chainDigest(leaf, nil) == chainDigest(leaf, []*x509.Certificate{b}) {
 		t.Error("an intermediate does not change the digest")
 	}
+	if chainDigest(leaf, nil) == chainDigest(sha256.Sum256([]byte("other")), nil) {
+		t.Error("the leaf does not change the digest")
+	}
+}
+
+// factsOf is what inspectCertificates records of a chain before checking it.
+func factsOf(chain ...*x509.Certificate) *CertFacts {
+	return &CertFacts{Chain: chain, LeafSHA256: sha256.Sum256(chain[0].Raw)}
+}
+
+// digestOf is the verifiedChains key part of a served chain.
+func digestOf(chain []*x509.Certificate) [sha256.Size]byte {
+	return chainDigest(sha256.Sum256(chain[0].Raw), chain[1:])
 }
