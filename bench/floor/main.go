@@ -379,7 +379,7 @@ func runLoad(args []string) error {
 	round := fs.Int("round", 0, "round number, for the record")
 	clk := fs.Float64("clktck", 100, "clock ticks per second (getconf CLK_TCK)")
 	out := fs.String("out", "", "append the JSON record to this file")
-	asPrometheus := fs.Bool("prometheus", true, "send Prometheus's scrape headers (Accept, Accept-Encoding: gzip, scrape timeout)")
+	asPrometheus := prometheusFlag(fs)
 	fs.Parse(args)
 	if *url == "" || *pid == "" {
 		return errors.New("load needs -url and -pid")
@@ -389,33 +389,12 @@ func runLoad(args []string) error {
 		Transport: &http.Transport{MaxIdleConnsPerHost: *c, DisableCompression: true},
 	}
 	get := func() error {
-		req, err := http.NewRequest(http.MethodGet, *url, nil)
+		status, body, err := fetch(client, *url, *asPrometheus)
 		if err != nil {
 			return err
 		}
-		if *asPrometheus {
-			for k, v := range prometheusHeaders {
-				req.Header.Set(k, v)
-			}
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		var rd io.Reader = resp.Body
-		if resp.Header.Get("Content-Encoding") == "gzip" {
-			if rd, err = gzip.NewReader(resp.Body); err != nil {
-				resp.Body.Close()
-				return err
-			}
-		}
-		body, err := io.ReadAll(rd)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+		if status != http.StatusOK {
+			return fmt.Errorf("HTTP %d: %s", status, strings.TrimSpace(string(body)))
 		}
 		if !strings.Contains(string(body), *expect) {
 			return fmt.Errorf("body lacks %q", *expect)
@@ -447,6 +426,38 @@ var prometheusHeaders = map[string]string{
 	"Accept":                              "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
 	"Accept-Encoding":                     "gzip",
 	"X-Prometheus-Scrape-Timeout-Seconds": "10",
+}
+
+// prometheusFlag declares -prometheus on fs.
+func prometheusFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("prometheus", true, "send Prometheus's scrape headers (Accept, Accept-Encoding: gzip, scrape timeout)")
+}
+
+// fetch GETs url, with Prometheus's scrape headers when asPrometheus, and
+// returns the status and the body, gunzipped if it came compressed.
+func fetch(client *http.Client, url string, asPrometheus bool) (status int, body []byte, err error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	if asPrometheus {
+		for k, v := range prometheusHeaders {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var rd io.Reader = resp.Body
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		if rd, err = gzip.NewReader(resp.Body); err != nil {
+			return resp.StatusCode, nil, err
+		}
+	}
+	body, err = io.ReadAll(rd)
+	return resp.StatusCode, body, err
 }
 
 // ---- inflight -------------------------------------------------------------
@@ -536,7 +547,7 @@ func runInflight(args []string) error {
 	module := fs.String("module", "tarpit", "exporter module for the tarpit")
 	n := fs.Int("n", 1000, "probes in flight at once")
 	out := fs.String("out", "", "append the JSON record to this file")
-	asPrometheus := fs.Bool("prometheus", true, "send Prometheus's scrape headers (Accept, Accept-Encoding: gzip, scrape timeout)")
+	asPrometheus := prometheusFlag(fs)
 	fs.Parse(args)
 	if *pid == "" {
 		return errors.New("inflight needs -pid")
@@ -591,24 +602,7 @@ func runInflight(args []string) error {
 	for range *n {
 		wg.Go(func() {
 			t := time.Now()
-			req, _ := http.NewRequest(http.MethodGet, probeURL, nil)
-			if *asPrometheus {
-				for k, v := range prometheusHeaders {
-					req.Header.Set(k, v)
-				}
-			}
-			resp, err := client.Do(req)
-			var body []byte
-			if err == nil {
-				var rd io.Reader = resp.Body
-				if resp.Header.Get("Content-Encoding") == "gzip" {
-					if zr, zerr := gzip.NewReader(resp.Body); zerr == nil {
-						rd = zr
-					}
-				}
-				body, _ = io.ReadAll(rd)
-				resp.Body.Close()
-			}
+			status, body, err := fetch(client, probeURL, *asPrometheus)
 			took := time.Since(t)
 			answered.Add(1)
 			mu.Lock()
@@ -620,10 +614,10 @@ func runInflight(args []string) error {
 				if r.FirstErr == "" {
 					r.FirstErr = err.Error()
 				}
-			case resp.StatusCode != http.StatusOK:
+			case status != http.StatusOK:
 				r.StatusOther++
 				if r.FirstErr == "" {
-					r.FirstErr = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+					r.FirstErr = fmt.Sprintf("HTTP %d: %s", status, strings.TrimSpace(string(body)))
 				}
 			default:
 				r.Status200++
@@ -657,17 +651,15 @@ func runGet(args []string) error {
 	client := &http.Client{Timeout: 15 * time.Second}
 	deadline := time.Now().Add(*wait)
 	for {
-		resp, err := client.Get(*url)
+		status, body, err := fetch(client, *url, false)
 		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if status == http.StatusOK {
 				if !*quiet {
 					os.Stdout.Write(body)
 				}
 				return nil
 			}
-			err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+			err = fmt.Errorf("HTTP %d: %s", status, strings.TrimSpace(string(body)))
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s: %w", *url, err)
