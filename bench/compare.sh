@@ -31,8 +31,7 @@ die() { log "ERROR: $*"; exit 1; }
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[[ $(id -u) -eq 0 ]] || die "must run as root (apt-get, Postfix)"
-[[ $BENCH_DIR == /* && $BENCH_DIR != / ]] || die "BENCH_DIR must be an absolute path"
+bench_preflight
 apt_install_missing "" postfix openssl ca-certificates jq
 
 # build REV DEST: builds smtp_exporter at git revision REV ("." = the

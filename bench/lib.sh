@@ -3,6 +3,13 @@
 # test/lib.sh; the caller defines log and die and sets REPO, BENCH_DIR,
 # BENCH_HOST and CONCURRENCY.
 
+# bench_preflight: the scripts run as root (apt-get, Postfix) in an
+# absolute BENCH_DIR, which bench_cleanup removes.
+bench_preflight() {
+  [[ $(id -u) -eq 0 ]] || die "must run as root (apt-get, Postfix)"
+  [[ $BENCH_DIR == /* && $BENCH_DIR != / ]] || die "BENCH_DIR must be an absolute path"
+}
+
 # bench_pick_host: turns BENCH_HOST=auto into 127.0.0.1, or 127.0.0.2 when
 # something (test/postfix's Postfix, say) holds 127.0.0.1:25, 465 or 587.
 bench_pick_host() {

@@ -60,8 +60,7 @@ die() { log "ERROR: $*"; exit 1; }
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[[ $(id -u) -eq 0 ]] || die "must run as root (apt-get, Postfix)"
-[[ $BENCH_DIR == /* && $BENCH_DIR != / ]] || die "BENCH_DIR must be an absolute path"
+bench_preflight
 
 # --- 1. packages -------------------------------------------------------------
 # Debian starts the blackbox_exporter service where systemd runs; the
