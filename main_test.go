@@ -110,7 +110,7 @@ func TestReload(t *testing.T) {
 		},
 		{
 			name: "missing password file keeps the old config", method: http.MethodPost,
-			file:       "modules:\n  second:\n    auth: {username: u, password_file: /nonexistent/pw}\n    ports: [{port: 587, tls: starttls}]\n",
+			file:       "modules:\n  second:\n    auth: {username: u, password_file: /nonexistent/pw}\n    allowed_targets: [127.0.0.1]\n    ports: [{port: 587, tls: starttls}]\n",
 			wantStatus: http.StatusInternalServerError, wantBody: []string{path, "auth.password_file", "/nonexistent/pw"},
 			wantModule: "first", gone: "second", wantGauge: 0,
 		},

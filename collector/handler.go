@@ -193,6 +193,31 @@ func (h *Handler) budget(r *http.Request, moduleTimeout time.Duration) (time.Dur
 	return min(moduleTimeout, scrape), nil
 }
 
+// checkAllowed refuses the probe unless the global and the module's
+// allowed_targets admit every address the target resolved to: the
+// endpoints dial only addresses among those.
+func checkAllowed(cfg *config.Config, m *config.Module, endpoints []Endpoint) *requestError {
+	if !cfg.RestrictsTargets(m) {
+		return nil
+	}
+	for i, ep := range endpoints {
+		if i > 0 && ep.Host == endpoints[i-1].Host {
+			continue // the same addresses, checked already
+		}
+		if ep.ResolvedTruncated {
+			return &requestError{http.StatusForbidden, "not_allowed",
+				fmt.Sprintf("target %s resolves to more than %d addresses, too many to check against allowed_targets", ep.Host, maxResolvedAddrs)}
+		}
+		for _, addr := range ep.Resolved {
+			if !cfg.TargetAllowed(m, ep.Host, addr) {
+				return &requestError{http.StatusForbidden, "not_allowed",
+					fmt.Sprintf("target %s resolves to %s, outside allowed_targets", ep.Host, addr)}
+			}
+		}
+	}
+	return nil
+}
+
 // probe resolves, checks the addresses against allowed_targets, and runs the
 // sessions within the budget.
 func (h *Handler) probe(parent context.Context, req *probeRequest) (*probeRecord, *requestError) {
@@ -200,13 +225,8 @@ func (h *Handler) probe(parent context.Context, req *probeRequest) (*probeRecord
 	ctx, cancel := context.WithTimeout(parent, req.budget)
 	defer cancel()
 	endpoints := h.opts.Prober.Endpoints(ctx, req.target, req.module)
-	for _, ep := range endpoints {
-		for _, addr := range ep.Addrs {
-			if !req.cfg.TargetAllowed(ep.Host, addr) {
-				return nil, &requestError{http.StatusForbidden, "not_allowed",
-					fmt.Sprintf("target %s resolves to %s, outside allowed_targets", ep.Host, addr)}
-			}
-		}
+	if reqErr := checkAllowed(req.cfg, req.module, endpoints); reqErr != nil {
+		return nil, reqErr
 	}
 	results := h.opts.Prober.Probe(ctx, req.module, endpoints)
 	rec := &probeRecord{

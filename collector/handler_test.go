@@ -390,6 +390,8 @@ func TestHandlerAllowedTargets(t *testing.T) {
 		"allowed.test":        {netip.MustParseAddr("127.0.0.1")},
 		"elsewhere.test":      {netip.MustParseAddr("127.0.0.2")},
 		"mixed.test":          {netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.1")},
+		"second.test":         {netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")},
+		"third.test":          {netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::ffff:127.0.0.9")},
 		"mx.good.test":        {netip.MustParseAddr("127.0.0.1")},
 		"rebinding.evil.test": {netip.MustParseAddr("127.0.0.1")},
 	}
@@ -408,6 +410,9 @@ func TestHandlerAllowedTargets(t *testing.T) {
 		{"127.0.0.2:" + strconv.Itoa(port), http.StatusForbidden},
 		{"[::1]:" + strconv.Itoa(port), http.StatusForbidden},
 		{"mixed.test", http.StatusForbidden}, // the IPv4 address it would dial is outside
+		// Every address is checked, not only the one dialled.
+		{"second.test", http.StatusForbidden},
+		{"third.test", http.StatusForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.target, func(t *testing.T) {

@@ -124,7 +124,7 @@ func TestDebugAuthHidesCredentials(t *testing.T) {
 	for _, mech := range []string{config.MechanismPlain, config.MechanismLogin} {
 		for name, file := range map[string]string{"good": goodFile, "bad": badFile} {
 			modules[strings.ToLower(mech)+"_"+name] = fmt.Sprintf(
-				"timeout: 5s\ntls_config: {ca_file: %s}\nports:\n  - {port: %d, tls: starttls}\nauth: {username: %s, password_file: %s, mechanism: %s}\n",
+				"timeout: 5s\ntls_config: {ca_file: %s}\nports:\n  - {port: %d, tls: starttls}\nauth: {username: %s, password_file: %s, mechanism: %s}\nallowed_targets: [127.0.0.1]\n",
 				caFile, port, user, file, mech)
 		}
 	}

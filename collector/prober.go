@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,8 +52,13 @@ type Endpoint struct {
 	Port int
 	// Settings are the port's mode and expectations.
 	Settings config.Settings
-	// Addrs are dialled in order until one connects.
+	// Addrs are dialled in order until one connects: a subset of Resolved.
 	Addrs []netip.Addr
+	// Resolved are all the addresses the host resolved to (up to
+	// maxResolvedAddrs), each of which allowed_targets must admit.
+	Resolved []netip.Addr
+	// ResolvedTruncated: the host had more addresses than Resolved holds.
+	ResolvedTruncated bool
 	// ResolveDuration is how long resolving Host took.
 	ResolveDuration time.Duration
 	// ResolveErr is why resolving failed.
@@ -63,8 +69,13 @@ type Endpoint struct {
 // target's own port, or every port of the module.
 func (p *Prober) Endpoints(ctx context.Context, t Target, m *config.Module) []Endpoint {
 	start := time.Now()
-	addrs, err := p.resolve(ctx, t, m.IPProtocol)
+	found, err := p.resolve(ctx, t, m.IPProtocol)
 	took := time.Since(start)
+	truncated := len(found) > maxResolvedAddrs
+	if truncated {
+		found = found[:maxResolvedAddrs]
+	}
+	addrs := dialOrder(found)
 	if t.IP.IsValid() {
 		took = 0 // nothing was looked up: the phase was skipped
 	}
@@ -79,14 +90,20 @@ func (p *Prober) Endpoints(ctx context.Context, t Target, m *config.Module) []En
 	for _, port := range ports {
 		endpoints = append(endpoints, Endpoint{
 			Host: t.Host, Port: port, Settings: m.EndpointSettings(port),
-			Addrs: addrs, ResolveDuration: took, ResolveErr: err,
+			Addrs: addrs, Resolved: found, ResolvedTruncated: truncated,
+			ResolveDuration: took, ResolveErr: err,
 		})
 	}
 	return endpoints
 }
 
-// resolve returns the addresses to dial, in order: for auto, the first IPv6
-// address and then the first IPv4 one.
+// maxResolvedAddrs bounds the addresses of one host that are checked
+// against allowed_targets; a host with more is refused when the lists
+// restrict targets.
+const maxResolvedAddrs = 1024
+
+// resolve returns every address of the target, unmapped and without
+// repeats, in the resolver's order.
 func (p *Prober) resolve(ctx context.Context, t Target, protocol string) ([]netip.Addr, error) {
 	if t.IP.IsValid() {
 		return []netip.Addr{t.IP}, nil
@@ -99,18 +116,33 @@ func (p *Prober) resolve(ctx context.Context, t Target, protocol string) ([]neti
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", t.Host, err)
 	}
+	addrs := make([]netip.Addr, 0, min(len(found), maxResolvedAddrs+1))
+	for _, a := range found {
+		if a = a.Unmap(); !slices.Contains(addrs, a) && (network != "ip4" || a.Is4()) && (network != "ip6" || a.Is6()) {
+			addrs = append(addrs, a)
+		}
+		if len(addrs) > maxResolvedAddrs {
+			break // enough to know the host has too many to check
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("resolving %s: %w", t.Host, errNoAddress)
+	}
+	return addrs, nil
+}
+
+// dialOrder picks the addresses to dial from those found: the first IPv6
+// address, then the first IPv4 one.
+func dialOrder(found []netip.Addr) []netip.Addr {
 	var v4, v6 []netip.Addr
 	for _, a := range found {
-		if a = a.Unmap(); a.Is4() && len(v4) == 0 {
+		if a.Is4() && len(v4) == 0 {
 			v4 = append(v4, a)
 		} else if a.Is6() && len(v6) == 0 {
 			v6 = append(v6, a)
 		}
 	}
-	if addrs := append(v6, v4...); len(addrs) > 0 {
-		return addrs, nil
-	}
-	return nil, fmt.Errorf("resolving %s: %w", t.Host, errNoAddress)
+	return append(v6, v4...)
 }
 
 // Probe runs one session per endpoint, all at once, and returns their

@@ -451,7 +451,7 @@ func TestAuthNeedsAVerifiedCertificate(t *testing.T) {
 				s.say("235 2.7.0 ok")
 				s.serveUntilQuit()
 			})
-			m := moduleFrom(t, fmt.Sprintf("auth: {username: u, password_file: %s, insecure_auth: %t}\n", pwFile, tc.insecure)+
+			m := moduleFrom(t, fmt.Sprintf("auth: {username: u, password_file: %s, insecure_auth: %t}\nallowed_targets: [127.0.0.1]\n", pwFile, tc.insecure)+
 				portModule(port, "starttls", ""))
 			r := probePort(t, m, port, testBudget)
 			if got := failureOf(r); got != tc.wantFail {

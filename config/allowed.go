@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/specialaddr"
 )
 
 // allowlist is the parsed form of allowed_targets.
@@ -11,6 +13,9 @@ type allowlist struct {
 	prefixes []netip.Prefix
 	domains  []string // lower-case; a leading "*." matches any subdomain
 }
+
+// empty reports whether the list admits every target.
+func (a allowlist) empty() bool { return len(a.prefixes) == 0 && len(a.domains) == 0 }
 
 func parseAllowlist(entries []string) (allowlist, error) {
 	var a allowlist
@@ -60,11 +65,13 @@ func unmapPrefix(p netip.Prefix) netip.Prefix {
 // Allows reports whether the exporter may dial addr for the target host name
 // host: every target when the list is empty; else addr inside an allowed
 // range, or host matching an allowed domain pattern and addr a public
-// address. A pattern never admits loopback, private, link-local, multicast
-// or unspecified addresses, so a name under an allowed domain cannot point
-// the exporter inside the network; list such ranges explicitly.
+// address: one outside every range of the IANA special-purpose address
+// registries (loopback, private, shared, benchmarking, documentation …),
+// an embedded IPv4 address judged by itself. So a name under an allowed
+// domain cannot point the exporter inside the network; list such ranges
+// explicitly.
 func (a allowlist) Allows(host string, addr netip.Addr) bool {
-	if len(a.prefixes) == 0 && len(a.domains) == 0 {
+	if a.empty() {
 		return true
 	}
 	addr = addr.Unmap()
@@ -73,7 +80,7 @@ func (a allowlist) Allows(host string, addr netip.Addr) bool {
 			return true
 		}
 	}
-	return isPublic(addr) && a.matchesDomain(host)
+	return specialaddr.Public(addr) && a.matchesDomain(host)
 }
 
 func (a allowlist) matchesDomain(host string) bool {
@@ -86,11 +93,15 @@ func (a allowlist) matchesDomain(host string) bool {
 	return false
 }
 
-func isPublic(addr netip.Addr) bool {
-	return addr.IsGlobalUnicast() && !addr.IsPrivate()
+// TargetAllowed reports whether addr, resolved from host, may be probed
+// with module m: both the global and the module's allowed_targets must
+// admit it.
+func (c *Config) TargetAllowed(m *Module, host string, addr netip.Addr) bool {
+	return c.allowed.Allows(host, addr) && m.allowed.Allows(host, addr)
 }
 
-// TargetAllowed reports whether addr, resolved from host, may be probed.
-func (c *Config) TargetAllowed(host string, addr netip.Addr) bool {
-	return c.allowed.Allows(host, addr)
+// RestrictsTargets reports whether the global or the module's
+// allowed_targets is set, so that some targets are refused.
+func (c *Config) RestrictsTargets(m *Module) bool {
+	return !c.allowed.empty() || !m.allowed.empty()
 }

@@ -80,9 +80,17 @@ type Module struct {
 	Expect Expect `yaml:"expect,omitempty"`
 	// Auth, when it has a username, makes the probe authenticate.
 	Auth Auth `yaml:"auth,omitempty"`
+	// AllowedTargets narrows the global allowed_targets for this module; a
+	// target must pass both. Mandatory with Auth: credentials go only to
+	// the servers their owner listed.
+	AllowedTargets []string `yaml:"allowed_targets,omitempty"`
 
 	tlsBase *tls.Config
+	allowed allowlist
 }
+
+// MaxPorts is the most ports a module may list.
+const MaxPorts = 32
 
 // ClientTLSConfig returns the tls.Config built from tls_config when the
 // configuration loaded; callers must clone it before changing it.
@@ -220,10 +228,31 @@ func (m *Module) validate() error {
 	if len(m.Ports) == 0 {
 		return errors.New("ports must list at least one port")
 	}
+	if len(m.Ports) > MaxPorts {
+		return fmt.Errorf("ports lists %d ports, more than the %d a module may have", len(m.Ports), MaxPorts)
+	}
 	if err := m.validatePorts(); err != nil {
 		return err
 	}
-	return m.Auth.validate()
+	if err := m.Auth.validate(); err != nil {
+		return err
+	}
+	return m.validateAllowed()
+}
+
+// validateAllowed parses the module's allowed_targets, which a module with
+// auth must have: otherwise its credentials would go to whatever host a
+// requester names.
+func (m *Module) validateAllowed() error {
+	allowed, err := parseAllowlist(m.AllowedTargets)
+	if err != nil {
+		return err
+	}
+	if m.Auth.Enabled() && allowed.empty() {
+		return errors.New("auth needs the module's own allowed_targets, listing the servers the credentials are for: without it they would go to any target a requester names")
+	}
+	m.allowed = allowed
+	return nil
 }
 
 func (m *Module) validatePorts() error {

@@ -71,6 +71,10 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-not-yaml.yml", "line 1: expected a mapping, got a string `This is...`"},
 		{"invalid-binary.yml", "control characters are not allowed"},
 		{"invalid-truncated.yml", "line 4: did not find expected ',' or '}'"},
+		{"invalid-auth-no-allowed-targets.yml", `module "submit": auth needs the module's own allowed_targets, listing the servers the credentials are for: without it they would go to any target a requester names`},
+		{"invalid-auth-empty-allowed-targets.yml", `module "submit": auth needs the module's own allowed_targets, listing the servers the credentials are for: without it they would go to any target a requester names`},
+		{"invalid-module-allowed-cidr.yml", `module "default": allowed_targets: "192.0.2.0/40" is not a CIDR range: netip.ParsePrefix("192.0.2.0/40"): prefix length out of range`},
+		{"invalid-too-many-ports.yml", `module "default": ports lists 33 ports, more than the 32 a module may have`},
 		{"invalid-empty-file.yml", "no modules defined"},
 	}
 	seen := map[string]bool{}
@@ -168,7 +172,7 @@ func TestLoadDefault(t *testing.T) {
 				name, m.Timeout, m.IPProtocol, m.Auth.Enabled(), m.EHLOHostname)
 		}
 	}
-	if !c.TargetAllowed("anything.example", netip.MustParseAddr("203.0.113.1")) {
+	if !c.TargetAllowed(c.Modules["default"], "anything.example", netip.MustParseAddr("203.0.113.1")) {
 		t.Error("default config must allow every target")
 	}
 }
@@ -229,7 +233,8 @@ func TestLoadValid(t *testing.T) {
 	if !reflect.DeepEqual(c.AllowedTargets, []string{"192.0.2.0/24", "*.example.com"}) {
 		t.Errorf("allowed_targets = %q", c.AllowedTargets)
 	}
-	if !c.TargetAllowed("mx.example.com", netip.MustParseAddr("203.0.113.1")) || c.TargetAllowed("example.org", netip.MustParseAddr("203.0.113.1")) {
+	public := netip.MustParseAddr("1.2.3.4")
+	if m := c.Modules["merged"]; !c.TargetAllowed(m, "mx.example.com", public) || c.TargetAllowed(m, "example.org", public) {
 		t.Error("allowed_targets not applied")
 	}
 }
@@ -250,6 +255,7 @@ func TestLoadRelativeToConfigDir(t *testing.T) {
     ports: [{port: 465, tls: implicit}]
     tls_config: {ca_file: ca.pem}
     auth: {username: u, password_file: secret, mechanism: plain}
+    allowed_targets: [mail.example.com]
 `)
 	c, err := Load(path)
 	if err != nil {
@@ -271,7 +277,7 @@ func TestLoadRelativeToConfigDir(t *testing.T) {
 
 	// An absolute path stays as it is.
 	abs := filepath.Join(dir, "secret")
-	writeFile(t, path, "modules:\n  m:\n    ports: [{port: 465, tls: implicit}]\n    auth: {username: u, password_file: "+abs+"}\n")
+	writeFile(t, path, "modules:\n  m:\n    ports: [{port: 465, tls: implicit}]\n    auth: {username: u, password_file: "+abs+"}\n    allowed_targets: [mail.example.com]\n")
 	c, err = Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +297,7 @@ func TestAuthMechanism(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			yml := "modules:\n  m:\n    ports: [{port: 465, tls: implicit}]\n    auth: {username: u, password_file: password.txt, mechanism: '" + tt.in + "'}\n"
+			yml := "modules:\n  m:\n    ports: [{port: 465, tls: implicit}]\n    auth: {username: u, password_file: password.txt, mechanism: '" + tt.in + "'}\n    allowed_targets: [mail.example.com]\n"
 			c, err := Parse([]byte(yml), "testdata")
 			if err != nil {
 				t.Fatal(err)
@@ -377,7 +383,7 @@ func TestTargetAllowed(t *testing.T) {
 	open := parseAllowed(t)
 	for _, host := range []string{"example.com", "192.0.2.1", ""} {
 		for _, addr := range []string{"192.0.2.1", "2001:db8::1", "::ffff:10.0.0.1"} {
-			if !open.TargetAllowed(host, netip.MustParseAddr(addr)) {
+			if !open.TargetAllowed(open.Modules["m"], host, netip.MustParseAddr(addr)) {
 				t.Errorf("empty list: TargetAllowed(%q, %s) = false, want true", host, addr)
 			}
 		}
@@ -389,7 +395,7 @@ func TestTargetAllowed(t *testing.T) {
 		"10.1.2.3/8", // not masked in the file: still the whole /8
 		"::ffff:203.0.113.5", "::ffff:100.64.0.0/112",
 	)
-	other := "203.0.113.200"
+	other := "1.2.3.4" // public: outside every special-purpose range
 	tests := []struct {
 		host, addr string
 		want       bool
@@ -437,7 +443,8 @@ func TestTargetAllowed(t *testing.T) {
 		{"upper.example", other, false},
 		// A domain match admits public addresses only; an address match is
 		// enough, whatever the name.
-		{"mail.example.net", "2001:db8:ffff::1", true},
+		{"mail.example.net", "2a00:1450:4001::1a", true},
+		{"mail.example.net", "2001:db8:ffff::1", false}, // documentation
 		{"unlisted.test", "2001:db8:1::1", true},
 		{"mail.example.net", "127.0.0.1", false},
 		{"mail.example.net", "::1", false},
@@ -449,16 +456,71 @@ func TestTargetAllowed(t *testing.T) {
 		{"mail.example.net", "0.0.0.0", false},
 		{"mail.example.net", "224.0.0.1", false},
 		{"mail.example.net", "::ffff:127.0.0.1", false},
+		// Public means outside the IANA special-purpose registries, an
+		// embedded IPv4 address judged by itself.
+		{"mail.example.net", "100.100.0.1", false},
+		{"mail.example.net", "198.18.0.1", false},
+		{"mail.example.net", "0.0.0.1", false},
+		{"mail.example.net", "203.0.113.200", false},
+		{"mail.example.net", "::7f00:1", false},
+		{"mail.example.net", "64:ff9b::7f00:1", false},
+		{"mail.example.net", "2002:7f00:1::1", false},
+		{"mail.example.net", "fec0::1", false},
+		{"mail.example.net", "64:ff9b::102:304", true},
 		// …unless the range is listed too (10.0.0.0/8 is, from 10.1.2.3/8).
 		{"mail.example.net", "10.9.9.9", true},
 		{"", other, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.host+"_"+tt.addr, func(t *testing.T) {
-			if got := c.TargetAllowed(tt.host, netip.MustParseAddr(tt.addr)); got != tt.want {
+			if got := c.TargetAllowed(c.Modules["m"], tt.host, netip.MustParseAddr(tt.addr)); got != tt.want {
 				t.Errorf("TargetAllowed(%q, %s) = %v, want %v", tt.host, tt.addr, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestModuleAllowedTargets: a target must pass the global and the module's
+// list.
+func TestModuleAllowedTargets(t *testing.T) {
+	c, err := Parse([]byte(`modules:
+  open:
+    ports: [{port: 25, tls: starttls}]
+  narrow:
+    ports: [{port: 587, tls: starttls}]
+    allowed_targets: [192.0.2.0/28, submit.example.com]
+allowed_targets: [192.0.2.0/24, "*.example.com"]
+`), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	public := netip.MustParseAddr("1.2.3.4")
+	tests := []struct {
+		module, host, addr string
+		want               bool
+	}{
+		{"open", "x.test", "192.0.2.200", true},
+		{"narrow", "x.test", "192.0.2.200", false}, // global yes, module no
+		{"narrow", "x.test", "192.0.2.5", true},
+		{"open", "mx.example.com", "1.2.3.4", true},
+		{"narrow", "mx.example.com", "1.2.3.4", false},
+		{"narrow", "submit.example.com", "1.2.3.4", true},
+		{"narrow", "submit.example.com", "10.0.0.1", false},
+	}
+	for _, tt := range tests {
+		if got := c.TargetAllowed(c.Modules[tt.module], tt.host, netip.MustParseAddr(tt.addr)); got != tt.want {
+			t.Errorf("%s: TargetAllowed(%q, %s) = %v, want %v", tt.module, tt.host, tt.addr, got, tt.want)
+		}
+	}
+	if !c.RestrictsTargets(c.Modules["open"]) {
+		t.Error("RestrictsTargets = false with a global list")
+	}
+	only, err := Parse([]byte("modules:\n  m:\n    ports: [{port: 25, tls: starttls}]\n    allowed_targets: [10.0.0.0/8]\n"), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := only.Modules["m"]; !only.RestrictsTargets(m) || only.TargetAllowed(m, "x.test", public) {
+		t.Error("a module list alone does not restrict targets")
 	}
 }
 
