@@ -175,6 +175,10 @@ func (h *Handler) parse(r *http.Request) (*probeRequest, *requestError) {
 	return req, reqErr
 }
 
+// minBudget is the least budget a probe gets, however small the scrape
+// timeout Prometheus sends.
+const minBudget = time.Millisecond
+
 // budget is the module timeout, capped by Prometheus's scrape timeout less
 // the offset.
 func (h *Handler) budget(r *http.Request, moduleTimeout time.Duration) (time.Duration, *requestError) {
@@ -186,11 +190,21 @@ func (h *Handler) budget(r *http.Request, moduleTimeout time.Duration) (time.Dur
 	if err != nil || seconds <= 0 || math.IsInf(seconds, 0) || math.IsNaN(seconds) {
 		return 0, badRequest("bad_timeout", "header %s is %q, not a positive number of seconds", scrapeTimeoutHeader, header)
 	}
-	scrape := time.Duration(seconds * float64(time.Second))
-	if scrape > h.opts.TimeoutOffset {
-		scrape -= h.opts.TimeoutOffset
+	return scrapeBudget(seconds, h.opts.TimeoutOffset, moduleTimeout), nil
+}
+
+// scrapeBudget is min(moduleTimeout, seconds − offset), at least minBudget;
+// a scrape timeout no longer than the offset is taken whole. Seconds are
+// compared before they become a Duration, which 1e10 s would overflow.
+func scrapeBudget(seconds float64, offset, moduleTimeout time.Duration) time.Duration {
+	if seconds >= (moduleTimeout + offset).Seconds() {
+		return moduleTimeout
 	}
-	return min(moduleTimeout, scrape), nil
+	scrape := time.Duration(seconds * float64(time.Second))
+	if scrape > offset {
+		scrape -= offset
+	}
+	return min(moduleTimeout, max(scrape, minBudget))
 }
 
 // checkAllowed refuses the probe unless the global and the module's

@@ -49,6 +49,21 @@ func (hangingResolver) LookupNetIP(ctx context.Context, _, _ string) ([]netip.Ad
 	return nil, ctx.Err()
 }
 
+// silentDNSResolver is Go's own resolver asking a DNS server on loopback
+// that never answers: the error the budget ends it with is the real one.
+func silentDNSResolver(t *testing.T) *net.Resolver {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", pc.LocalAddr().String())
+	}}
+}
+
 // fixtureOptions tune newHandlerFixture; zero values pick the defaults.
 type fixtureOptions struct {
 	resolver      Resolver // default: an empty nameResolver
@@ -644,19 +659,23 @@ func TestHandlerBudget(t *testing.T) {
 		header        string
 		budget        time.Duration
 		hangDNS       bool // the name never resolves: the budget covers DNS too
+		silentDNS     bool // Go's resolver, its server silent
 		phase, reason string
 	}{
 		{name: "header caps the module timeout", moduleTimeout: "10s", header: "1.5", budget: time.Second, phase: "banner", reason: "timeout"},
 		{name: "module timeout without header", moduleTimeout: "1s", budget: time.Second, phase: "banner", reason: "timeout"},
 		{name: "DNS that never answers", moduleTimeout: "10s", header: "1.5", budget: time.Second, hangDNS: true, phase: "resolve", reason: "timeout"},
+		{name: "DNS server that never answers", moduleTimeout: "10s", header: "1.5", budget: time.Second, hangDNS: true, silentDNS: true, phase: "resolve", reason: "timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			port, _ := neverGreetingServer(t)
-			f := newHandlerFixture(t, oneModule(tt.moduleTimeout, config.TLSStartTLS, port), fixtureOptions{
-				resolver: hangingResolver{},
-			})
+			var resolver Resolver = hangingResolver{}
+			if tt.silentDNS {
+				resolver = silentDNSResolver(t)
+			}
+			f := newHandlerFixture(t, oneModule(tt.moduleTimeout, config.TLSStartTLS, port), fixtureOptions{resolver: resolver})
 			var headers []string
 			if tt.header != "" {
 				headers = []string{scrapeTimeoutHeader, tt.header}
@@ -703,6 +722,17 @@ func TestHandlerBudgetComputation(t *testing.T) {
 		{"10s", "0.75", "250ms budget"},
 		{"10s", "2", "1.5s budget"},
 		{"10s", "0.4", "400ms budget"}, // shorter than the offset: the scrape timeout itself
+		// Large and small values are clamped, never overflowed.
+		{"10s", "1e-300", "1ms budget"},
+		{"10s", "0.0001", "1ms budget"},
+		{"10s", "0.001", "1ms budget"},
+		{"10s", "10.5", "10s budget"},
+		{"10s", "9223372036", "10s budget"},
+		{"10s", "9223372037", "10s budget"},
+		{"10s", "1e10", "10s budget"},
+		{"10s", "1e19", "10s budget"},
+		{"10s", "1e300", "10s budget"},
+		{"10s", "1.7976931348623157e308", "10s budget"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.moduleTimeout+"/"+tt.header, func(t *testing.T) {

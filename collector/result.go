@@ -55,6 +55,9 @@ const (
 	// a certificate that did not verify for the host, and insecure_auth is
 	// off, so the credentials were not sent.
 	ReasonAuthInsecure = "auth_insecure"
+	// ReasonLocal: the exporter's own resource ran out (descriptors,
+	// buffers, memory): never the target's fault.
+	ReasonLocal = "local"
 )
 
 // Failure is the first thing that went wrong in a session.
@@ -124,7 +127,10 @@ func (r *Result) fail(phase Phase, reason string, err error) {
 	}
 }
 
-// classify names the failure reason for an error that ended phase.
+// classify names the failure reason for an error that ended phase. The
+// exporter's own resource errors come first, so that they are never blamed
+// on the target; then the budget, which ends DNS lookups too; then the
+// protocol and network causes.
 func classify(ctx context.Context, phase Phase, err error) string {
 	var (
 		protoErr *ProtocolError
@@ -132,14 +138,16 @@ func classify(ctx context.Context, phase Phase, err error) string {
 		dnsErr   *net.DNSError
 	)
 	switch {
+	case isLocal(err):
+		return ReasonLocal
 	case errors.As(err, &protoErr):
 		return ReasonProtocol
 	case errors.As(err, &replyErr):
 		return ReasonReplyCode
-	case errors.As(err, &dnsErr) || errors.Is(err, errNoAddress):
-		return ReasonDNS
 	case ctx.Err() != nil || isTimeout(err):
 		return ReasonTimeout
+	case errors.As(err, &dnsErr) || errors.Is(err, errNoAddress):
+		return ReasonDNS
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return ReasonRefused
 	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH),
@@ -147,10 +155,17 @@ func classify(ctx context.Context, phase Phase, err error) string {
 		return ReasonUnreachable
 	case isReset(err):
 		return ReasonReset
-	case phase == PhaseTLS:
+	case phase == PhaseTLS || isTLSError(err):
 		return ReasonTLSHandshake
 	}
 	return ReasonProtocol
+}
+
+// isLocal reports the exporter's own resource errors: out of descriptors,
+// socket buffers or memory.
+func isLocal(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }
 
 func isTimeout(err error) bool {
@@ -163,4 +178,13 @@ func isReset(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, syscall.ECONNABORTED)
+}
+
+// isTLSError reports an error of the TLS layer: an alert sent or received,
+// or a record that is not TLS.
+func isTLSError(err error) bool {
+	var opErr *net.OpError
+	var recordErr tls.RecordHeaderError
+	return errors.As(err, &recordErr) ||
+		(errors.As(err, &opErr) && (opErr.Op == "local error" || opErr.Op == "remote error"))
 }
