@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -27,6 +26,7 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/collector"
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/internal/heapfloor"
+	"github.com/smtp-exporter/smtp_exporter/internal/limits"
 )
 
 const name = "smtp_exporter"
@@ -51,6 +51,8 @@ type options struct {
 	timeoutOffset *float64
 	historyLimit  *int
 	maxConcurrent *int
+	maxConns      *int
+	idleTimeout   *time.Duration
 	web           *web.FlagConfig
 	log           *promslog.Config
 }
@@ -64,6 +66,8 @@ func parseFlags(args []string) (options, error) {
 		timeoutOffset: app.Flag("timeout-offset", "Seconds to subtract from Prometheus's scrape timeout to get the probe budget.").Default("0.5").Float64(),
 		historyLimit:  app.Flag("history.limit", "How many recent probes /history keeps.").Default("100").Int(),
 		maxConcurrent: app.Flag("probe.max-concurrent", "Probes in flight at most; more are answered with 503.").Default("1000").Int(),
+		maxConns:      app.Flag("web.max-connections", "HTTP connections held at most; past it the longest-idle one is closed. 0: a quarter of the descriptor limit, at most 1024.").Default("0").Int(),
+		idleTimeout:   app.Flag("web.idle-timeout", "How long an idle keep-alive HTTP connection is kept.").Default("90s").Duration(),
 		web:           webflag.AddFlags(app, ":10587"),
 		log:           &promslog.Config{},
 	}
@@ -91,6 +95,11 @@ func run(ctx context.Context, args []string) int {
 		return 0
 	}
 
+	budget, err := descriptorBudget(*o.maxConns)
+	if err != nil {
+		logger.Error("sharing the descriptor limit", "err", err)
+		return 1
+	}
 	defer heapfloor.Start(heapGoalFloor)()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -103,18 +112,20 @@ func run(ctx context.Context, args []string) int {
 		logger.Error("loading configuration", "err", err)
 		return 1
 	}
-	logger.Info("starting "+name, "version", version.Info(), "config", *o.configFile)
+	logger.Info("starting "+name, "version", version.Info(), "config", *o.configFile,
+		"descriptors", budget.Descriptors, "http_connections", budget.Connections, "probe_sockets", budget.Sessions)
 
-	mux, err := newMux(o, reg, safeConfig, startReloader(ctx, safeConfig, logger), logger)
+	lim := newServerLimits(budget, reg)
+	mux, err := newMux(o, reg, safeConfig, lim.sockets, startReloader(ctx, safeConfig, logger), logger)
 	if err != nil {
 		logger.Error("creating landing page", "err", err)
 		return 1
 	}
-	return serve(ctx, mux, o.web, logger)
+	return serve(ctx, mux, o, lim, logger)
 }
 
 // newMux wires the exporter's endpoints.
-func newMux(o options, reg *prometheus.Registry, cfg *config.SafeConfig, reloads chan<- chan error, logger *slog.Logger) (*http.ServeMux, error) {
+func newMux(o options, reg *prometheus.Registry, cfg *config.SafeConfig, sockets *limits.Admission, reloads chan<- chan error, logger *slog.Logger) (*http.ServeMux, error) {
 	hostname, _ := os.Hostname()
 	history := collector.NewHistory(*o.historyLimit)
 	probe := collector.NewHandler(collector.HandlerOptions{
@@ -124,6 +135,7 @@ func newMux(o options, reg *prometheus.Registry, cfg *config.SafeConfig, reloads
 		History:       history,
 		TimeoutOffset: time.Duration(*o.timeoutOffset * float64(time.Second)),
 		MaxConcurrent: *o.maxConcurrent,
+		Sockets:       sockets,
 		Logger:        logger,
 	})
 	landing, err := web.NewLandingPage(web.LandingConfig{
@@ -148,22 +160,6 @@ func newMux(o options, reg *prometheus.Registry, cfg *config.SafeConfig, reloads
 	mux.HandleFunc("/-/ready", ok)
 	mux.Handle("/", landing)
 	return mux, nil
-}
-
-// serve runs the HTTP server until ctx is done, then shuts it down.
-func serve(ctx context.Context, mux http.Handler, flags *web.FlagConfig, logger *slog.Logger) int {
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		server.Shutdown(shutdown)
-	}()
-	if err := web.ListenAndServe(server, flags, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		logger.Error("HTTP server stopped", "err", err)
-		return 1
-	}
-	return 0
 }
 
 func ok(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "OK") }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/internal/limits"
 )
 
 // scrapeTimeoutHeader is how Prometheus tells a target its scrape timeout.
@@ -31,6 +32,10 @@ type HandlerOptions struct {
 	TimeoutOffset time.Duration
 	// MaxConcurrent caps probes in flight; more are answered with 503.
 	MaxConcurrent int
+	// Sockets admits the sockets a probe opens (its sessions and DNS
+	// lookups) against the descriptors the process has for them; a probe
+	// they do not fit is answered with 503. Nil admits every probe.
+	Sockets *limits.Admission
 	// Logger receives request errors at debug level.
 	Logger *slog.Logger
 }
@@ -91,6 +96,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, reqErr)
 		return
 	}
+	if sockets := h.opts.Sockets; sockets != nil {
+		need := socketsNeeded(req)
+		if !sockets.TryAcquire(need) {
+			h.refuse(w, &requestError{http.StatusServiceUnavailable, "overloaded",
+				fmt.Sprintf("%d of %d probe sockets in use, this probe needs %d: the descriptor limit allows no more", sockets.InUse(), sockets.Capacity(), need)})
+			return
+		}
+		defer sockets.Release(need)
+	}
 	h.opts.Metrics.inFlight.Inc()
 	defer h.opts.Metrics.inFlight.Dec()
 
@@ -112,6 +126,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeAnswer(w, r, rec.Answer)
+}
+
+// socketsNeeded is how many sockets the probe may hold at once: one per
+// session, and two while a name resolves (A and AAAA are asked together).
+func socketsNeeded(req *probeRequest) int {
+	n := len(req.module.Ports)
+	if req.target.Port != 0 {
+		n = 1
+	}
+	if !req.target.IP.IsValid() {
+		n += 2
+	}
+	return n
 }
 
 // answerBuffers are reused across answers: encoding is quick, so a few

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/internal/limits"
 )
 
 // nameResolver resolves the names it maps and no other: handler tests never
@@ -69,6 +70,7 @@ type fixtureOptions struct {
 	resolver      Resolver // default: an empty nameResolver
 	historyLimit  int      // default 10
 	maxConcurrent int      // default 10
+	sockets       int      // probe sockets admitted at once; 0: no admission control
 }
 
 // handlerFixture is a probe handler wired as main wires it, with its own
@@ -78,6 +80,7 @@ type handlerFixture struct {
 	reg     *prometheus.Registry
 	metrics *ExporterMetrics
 	history *History
+	sockets *limits.Admission
 }
 
 func newHandlerFixture(t *testing.T, configYAML string, o fixtureOptions) *handlerFixture {
@@ -96,6 +99,9 @@ func newHandlerFixture(t *testing.T, configYAML string, o fixtureOptions) *handl
 		o.maxConcurrent = 10
 	}
 	f := &handlerFixture{reg: prometheus.NewRegistry(), history: NewHistory(o.historyLimit)}
+	if o.sockets > 0 {
+		f.sockets = limits.NewAdmission(o.sockets)
+	}
 	f.metrics = NewExporterMetrics(f.reg)
 	f.handler = NewHandler(HandlerOptions{
 		Config:        func() *config.Config { return cfg },
@@ -104,6 +110,7 @@ func newHandlerFixture(t *testing.T, configYAML string, o fixtureOptions) *handl
 		History:       f.history,
 		TimeoutOffset: 500 * time.Millisecond,
 		MaxConcurrent: o.maxConcurrent,
+		Sockets:       f.sockets,
 	})
 	return f
 }
@@ -463,6 +470,43 @@ func TestHandlerAllowedTargets(t *testing.T) {
 				t.Errorf("%d connections made, want 1", n)
 			}
 		})
+	}
+}
+
+// TestHandlerSocketAdmission: a probe whose sockets do not fit in what the
+// descriptor limit leaves is refused with 503 before it dials, and the
+// sockets of finished probes are given back.
+func TestHandlerSocketAdmission(t *testing.T) {
+	portA, accepted := neverGreetingServer(t)
+	portB, _ := neverGreetingServer(t)
+	cfg := oneModule("1s", config.TLSNone, portA, portB)
+	f := newHandlerFixture(t, cfg, fixtureOptions{sockets: 3})
+
+	done := make(chan int)
+	go func() { done <- f.probe(t.Context(), probeQuery("127.0.0.1", "", false)).Code }()
+	deadline := time.Now().Add(2 * time.Second)
+	for accepted.Load() < 1 || f.sockets.InUse() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first probe never got in flight: sockets in use %d", f.sockets.InUse())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	rec := f.probe(t.Context(), probeQuery("127.0.0.1", "", false))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "descriptor limit") {
+		t.Errorf("second 2-port probe: status %d, body %q; want 503 naming the descriptor limit", rec.Code, rec.Body)
+	}
+	if got := f.requestErrors()["overloaded"]; got != 1 {
+		t.Errorf("request_errors_total{reason=overloaded} = %v, want 1", got)
+	}
+	onePort := f.probe(t.Context(), probeQuery(loopbackTarget(portA), "", false), scrapeTimeoutHeader, "0.6")
+	if onePort.Code != http.StatusOK {
+		t.Errorf("a 1-port probe that fits: status %d, want 200", onePort.Code)
+	}
+	if code := <-done; code != http.StatusOK {
+		t.Errorf("first probe: status %d, want 200", code)
+	}
+	if n := f.sockets.InUse(); n != 0 {
+		t.Errorf("%d sockets still in use after every probe ended", n)
 	}
 }
 
