@@ -161,10 +161,10 @@ func holdIdle(t *testing.T, addr string, n int) {
 
 // floodOutcome counts what a flood of probe requests got back.
 type floodOutcome struct {
-	mu                         sync.Mutex
+	mu                          sync.Mutex
 	ok, unavailable, closedConn int
-	reasons                    map[string]int
-	other                      []string
+	reasons                     map[string]int
+	other                       []string
 }
 
 func (o *floodOutcome) record(code int, body string, err error) {
