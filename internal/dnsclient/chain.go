@@ -113,3 +113,25 @@ func recordsOf(answer []dns.RR, q question) []dns.RR {
 func equalNames(a, b string) bool {
 	return dns.CanonicalName(a) == dns.CanonicalName(b)
 }
+
+// lookupRecords asks q under a bounded context and converts each record of
+// the answer; a record that does not convert makes the lookup Malformed.
+// The LookupInfo's Duration covers the whole lookup.
+func lookupRecords[T any](ctx context.Context, c *Client, q question, convert func(dns.RR) (T, error)) ([]T, LookupInfo, error) {
+	start := time.Now()
+	ctx, cancel := withBudget(ctx)
+	defer cancel()
+	set, err := c.lookup(ctx, q)
+	var out []T
+	for _, rr := range set.records {
+		v, convErr := convert(rr)
+		if convErr != nil {
+			err = q.fail(Malformed, 0, fmt.Errorf("%s record: %w", dns.TypeToString[q.qtype], convErr))
+			out = nil
+			break
+		}
+		out = append(out, v)
+	}
+	set.info.Duration = time.Since(start)
+	return out, set.info, err
+}

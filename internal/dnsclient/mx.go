@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"time"
 
 	"github.com/miekg/dns"
 )
@@ -31,23 +30,12 @@ type MXAnswer struct {
 // LookupMX returns the MX records of domain. A domain without MX records
 // (NODATA) gives an empty answer and no error.
 func (c *Client) LookupMX(ctx context.Context, domain string) (MXAnswer, error) {
-	start := time.Now()
-	set, err := c.lookupBounded(ctx, newQuestion(domain, dns.TypeMX))
-	answer := MXAnswer{LookupInfo: set.info}
-	for _, rr := range set.records {
+	records, info, err := lookupRecords(ctx, c, newQuestion(domain, dns.TypeMX), func(rr dns.RR) (MX, error) {
 		mx := rr.(*dns.MX)
-		answer.Records = append(answer.Records, MX{Preference: mx.Preference, Host: hostName(mx.Mx)})
-	}
-	slices.SortFunc(answer.Records, func(a, b MX) int {
+		return MX{Preference: mx.Preference, Host: hostName(mx.Mx)}, nil
+	})
+	slices.SortFunc(records, func(a, b MX) int {
 		return cmp.Or(cmp.Compare(a.Preference, b.Preference), cmp.Compare(a.Host, b.Host))
 	})
-	answer.Duration = time.Since(start)
-	return answer, err
-}
-
-// lookupBounded is lookup under a context that has a deadline.
-func (c *Client) lookupBounded(ctx context.Context, q question) (rrset, error) {
-	ctx, cancel := withBudget(ctx)
-	defer cancel()
-	return c.lookup(ctx, q)
+	return MXAnswer{Records: records, LookupInfo: info}, err
 }

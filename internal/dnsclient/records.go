@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/miekg/dns"
 )
@@ -22,24 +21,24 @@ type PTRAnswer struct {
 // LookupPTR returns the names that addr's reverse zone (in-addr.arpa or
 // ip6.arpa) gives it.
 func (c *Client) LookupPTR(ctx context.Context, addr netip.Addr) (PTRAnswer, error) {
-	start := time.Now()
 	reverse, err := dns.ReverseAddr(addr.Unmap().WithZone("").String())
 	if err != nil {
 		return PTRAnswer{}, fmt.Errorf("reverse name of %s: %w", addr, err)
 	}
-	set, err := c.lookupBounded(ctx, newQuestion(reverse, dns.TypePTR))
-	answer := PTRAnswer{LookupInfo: set.info}
-	for _, rr := range set.records {
-		answer.Names = append(answer.Names, hostName(rr.(*dns.PTR).Ptr))
-	}
-	answer.Duration = time.Since(start)
-	return answer, err
+	names, info, err := lookupRecords(ctx, c, newQuestion(reverse, dns.TypePTR), func(rr dns.RR) (string, error) {
+		return hostName(rr.(*dns.PTR).Ptr), nil
+	})
+	return PTRAnswer{Names: names, LookupInfo: info}, err
 }
 
 // TLSA is one TLSA record (RFC 6698), its association data decoded.
 type TLSA struct {
-	Usage        uint8
-	Selector     uint8
+	// Usage is the certificate usage: 2 DANE-TA, 3 DANE-EE (0 and 1 are
+	// PKIX usages, which SMTP does not use).
+	Usage uint8
+	// Selector is 0 for the full certificate, 1 for its SubjectPublicKeyInfo.
+	Selector uint8
+	// MatchingType is 0 for the data itself, 1 for SHA-256, 2 for SHA-512.
 	MatchingType uint8
 	// Data is the certificate association data as bytes.
 	Data []byte
@@ -47,6 +46,7 @@ type TLSA struct {
 
 // TLSAAnswer is the answer to LookupTLSA.
 type TLSAAnswer struct {
+	// Records are in the order of the answer, duplicates kept.
 	Records []TLSA
 	LookupInfo
 }
@@ -61,22 +61,13 @@ func TLSAName(port int, host string) string {
 // with a nil error is a denial that such records exist; whether that denial
 // is trustworthy is Secure.
 func (c *Client) LookupTLSA(ctx context.Context, port int, host string) (TLSAAnswer, error) {
-	start := time.Now()
 	q := newQuestion(TLSAName(port, host), dns.TypeTLSA)
-	set, err := c.lookupBounded(ctx, q)
-	answer := TLSAAnswer{LookupInfo: set.info}
-	for _, rr := range set.records {
+	records, info, err := lookupRecords(ctx, c, q, func(rr dns.RR) (TLSA, error) {
 		t := rr.(*dns.TLSA)
-		data, decodeErr := hex.DecodeString(t.Certificate)
-		if decodeErr != nil && err == nil {
-			err = q.fail(Malformed, 0, fmt.Errorf("TLSA data: %w", decodeErr))
-		}
-		answer.Records = append(answer.Records, TLSA{
-			Usage: t.Usage, Selector: t.Selector, MatchingType: t.MatchingType, Data: data,
-		})
-	}
-	answer.Duration = time.Since(start)
-	return answer, err
+		data, err := hex.DecodeString(t.Certificate)
+		return TLSA{Usage: t.Usage, Selector: t.Selector, MatchingType: t.MatchingType, Data: data}, err
+	})
+	return TLSAAnswer{Records: records, LookupInfo: info}, err
 }
 
 // TXTAnswer is the answer to LookupTXT.
@@ -89,16 +80,12 @@ type TXTAnswer struct {
 
 // LookupTXT returns the TXT records of name.
 func (c *Client) LookupTXT(ctx context.Context, name string) (TXTAnswer, error) {
-	start := time.Now()
-	set, err := c.lookupBounded(ctx, newQuestion(name, dns.TypeTXT))
-	answer := TXTAnswer{LookupInfo: set.info}
-	for _, rr := range set.records {
+	records, info, err := lookupRecords(ctx, c, newQuestion(name, dns.TypeTXT), func(rr dns.RR) (string, error) {
 		var joined strings.Builder
 		for _, s := range rr.(*dns.TXT).Txt {
 			joined.WriteString(unescapeTXT(s))
 		}
-		answer.Records = append(answer.Records, joined.String())
-	}
-	answer.Duration = time.Since(start)
-	return answer, err
+		return joined.String(), nil
+	})
+	return TXTAnswer{Records: records, LookupInfo: info}, err
 }
