@@ -10,7 +10,9 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/internal/dnstest"
 )
 
-func TestCNAMEChains(t *testing.T) {
+// cnameZone holds aliases of every shape: chains answered whole, chains
+// the client must continue, dangling ones, loops and one too long.
+func cnameZone() []string {
 	zone := []string{
 		// Followed by the server within one answer.
 		"alias.test. 300 IN CNAME mid.test.",
@@ -34,7 +36,20 @@ func TestCNAMEChains(t *testing.T) {
 		zone = append(zone, fmt.Sprintf("long%d.test. 300 IN CNAME long%d.test.", i, i+1))
 	}
 	zone = append(zone, "long9.test. 300 IN MX 10 mx.long.test.")
-	srv := dnstest.NewServer(t, zone...)
+	return zone
+}
+
+// longChain names long<from>.test … long<to>.test.
+func longChain(from, to int) []string {
+	var names []string
+	for i := from; i <= to; i++ {
+		names = append(names, fmt.Sprintf("long%d.test", i))
+	}
+	return names
+}
+
+func TestCNAMEChains(t *testing.T) {
+	srv := dnstest.NewServer(t, cnameZone()...)
 	srv.Set("outside.test", dnstest.Behaviour{CNAMEOnly: true})
 	srv.Set("hop-a.test", dnstest.Behaviour{CNAMEOnly: true})
 	srv.Set("hop-b.test", dnstest.Behaviour{CNAMEOnly: true})
@@ -53,6 +68,7 @@ func TestCNAMEChains(t *testing.T) {
 		{"loop-a.test", nil, "", dnsclient.Malformed, "loop-a.test"},
 		{"hop-a.test", nil, "", dnsclient.Malformed, "hop-b.test"},
 		{"long0.test", nil, "", dnsclient.Malformed, "long0.test"},
+		{"long1.test", longChain(2, 9), "mx.long.test", 0, ""}, // eight hops: the most followed
 		{"real.test", nil, "mx.real.test", 0, ""},
 	} {
 		t.Run(tc.domain, func(t *testing.T) {
