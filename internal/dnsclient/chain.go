@@ -2,7 +2,6 @@ package dnsclient
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -16,10 +15,13 @@ const MaxRecords = 64
 // maxCNAMEHops bounds the CNAME chain followed from the name asked.
 const maxCNAMEHops = 8
 
-// LookupInfo describes how an answer was obtained.
+// LookupInfo describes how an answer was obtained. A failed lookup still
+// reports the aliases it followed, and Secure for an NXDOMAIN, SERVFAIL or
+// REFUSED reply (a secure NXDOMAIN is an authenticated denial).
 type LookupInfo struct {
 	// Secure is true when DNSSEC is on and every reply that made the answer
-	// had the AD bit set, as the resolver gives it.
+	// had the AD bit set, as the resolver gives it; false when a query got
+	// no reply.
 	Secure bool
 	// CNAMEs lists the aliases followed from the name asked, in order: the
 	// target of each CNAME; the last is the name that holds the records.
@@ -44,6 +46,7 @@ func (c *Client) lookup(ctx context.Context, q question) (rrset, error) {
 	for {
 		reply, err := c.exchange(ctx, q)
 		if err != nil {
+			set.info.Secure = false
 			return set, err
 		}
 		set.info.Secure = set.info.Secure && reply.AuthenticatedData
@@ -75,7 +78,7 @@ func followCNAMEs(answer []dns.RR, name string, seen map[string]bool, info *Look
 			return "", fmt.Errorf("CNAME loop at %s", hostName(target))
 		}
 		if len(info.CNAMEs) == maxCNAMEHops {
-			return "", errors.New("CNAME chain longer than 8")
+			return "", fmt.Errorf("CNAME chain longer than %d", maxCNAMEHops)
 		}
 		seen[target] = true
 		info.CNAMEs = append(info.CNAMEs, hostName(target))

@@ -1,9 +1,11 @@
 package dnsclient_test
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/smtp-exporter/smtp_exporter/internal/dnsclient"
@@ -121,5 +123,26 @@ func TestConcurrentLookups(t *testing.T) {
 	}
 	if n := len(srv.QueriesFor("many.test", dns.TypeMX)); n != len(errs) {
 		t.Errorf("server saw %d queries, want %d", n, len(errs))
+	}
+}
+
+// TestSecureOnFailure: a secure NXDOMAIN is an authenticated denial; a
+// lookup that got no reply is never secure.
+func TestSecureOnFailure(t *testing.T) {
+	srv := dnstest.NewServer(t)
+	srv.SetDefault(dnstest.Behaviour{Secure: true})
+	srv.Set("silent.test", dnstest.Behaviour{Secure: true, Drop: true})
+	c := newClient(t, srv, true)
+	got, err := c.LookupMX(testContext(t), "absent.test")
+	wantKind(t, err, dnsclient.NXDomain)
+	if !got.Secure {
+		t.Error("secure NXDOMAIN reported insecure")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	got, err = c.LookupMX(ctx, "silent.test")
+	wantKind(t, err, dnsclient.Timeout)
+	if got.Secure {
+		t.Error("Secure without a reply")
 	}
 }
