@@ -2,6 +2,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 FUZZ_TARGETS := FuzzReadReply FuzzParseEHLO FuzzParseTarget
+DNS_FUZZ_TARGETS := FuzzFirstNameserver FuzzUnescapeTXT
 
 .PHONY: all build test vet fmt fuzz e2e-postfix ci
 
@@ -21,6 +22,7 @@ fmt:
 
 fuzz:
 	for f in $(FUZZ_TARGETS); do $(GO) test ./collector -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
+	for f in $(DNS_FUZZ_TARGETS); do $(GO) test ./internal/dnsclient -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
 
 e2e-postfix:
 	bash test/postfix/run.sh
