@@ -43,9 +43,11 @@ prepare_dir() {
   cp "$DNSLAB_HERE/zones/lab.test.records.in" "$DNSLAB_DIR/records/$DNSLAB_ZONE.records"
 }
 
-# ensure_free ADDR PORT: nothing but the lab may hold the lab's ports.
+# ensure_free ADDR PORT: nothing but the lab may hold the lab's ports; a
+# lab process just stopped may take a moment to let go.
 ensure_free() {
-  ! tcp_listening "$1" "$2" || die "something else listens on $1:$2; choose other DNSLAB_* ports"
+  for _ in $(seq 30); do tcp_listening "$1" "$2" || return 0; sleep 0.1; done
+  die "something else listens on $1:$2; choose other DNSLAB_* ports"
 }
 
 publish_zones() {
