@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 10s
 FUZZ_TARGETS := FuzzReadReply FuzzParseEHLO FuzzParseTarget
 
-.PHONY: all build test vet fmt fuzz e2e-postfix ci
+.PHONY: all build test vet fmt fuzz dnslab e2e-postfix ci
 
 all: vet test build
 
@@ -21,6 +21,9 @@ fmt:
 
 fuzz:
 	for f in $(FUZZ_TARGETS); do $(GO) test ./collector -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
+
+dnslab:
+	bash test/dnslab/run.sh
 
 e2e-postfix:
 	bash test/postfix/run.sh

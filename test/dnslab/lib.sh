@@ -67,22 +67,24 @@ is_loopback_v4() {
 
 # --- packages ----------------------------------------------------------------
 
-DNSLAB_PACKAGES=(nsd unbound ldnsutils openssl iproute2)
+# The packages the lab runs on (iproute2: ss, for selftest.sh).
+DNSLAB_PACKAGE_LIST="nsd unbound ldnsutils openssl iproute2"
 
 # dnslab_install_packages: installs what is missing with a temporary
 # policy-rc.d (exit 101) so that the packages' own nsd and unbound services
 # never start; removes it afterwards only if it created it.
 dnslab_install_packages() {
-  local installed created=0 rc=0
-  installed=$(dpkg-query -W -f='${Status}\n' "${DNSLAB_PACKAGES[@]}" 2>/dev/null |
+  local packages installed created=0 rc=0
+  read -r -a packages <<<"$DNSLAB_PACKAGE_LIST"
+  installed=$(dpkg-query -W -f='${Status}\n' "${packages[@]}" 2>/dev/null |
     grep -c 'install ok installed' || true)
-  [[ $installed -eq ${#DNSLAB_PACKAGES[@]} ]] && return 0
+  [[ $installed -eq ${#packages[@]} ]] && return 0
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
     chmod 0755 /usr/sbin/policy-rc.d
     created=1
   fi
-  (apt_install_missing "$DNSLAB_DIR/state" "${DNSLAB_PACKAGES[@]}") || rc=$?
+  (apt_install_missing "$DNSLAB_DIR/state" "${packages[@]}") || rc=$?
   [[ $created == 0 ]] || rm -f /usr/sbin/policy-rc.d
   return "$rc"
 }
@@ -94,9 +96,7 @@ dnslab_install_packages() {
 dnslab_render() {
   local template=$1 var out args=()
   shift
-  for var in $(compgen -v DNSLAB_); do
-    [[ $(declare -p "$var") == "declare -a"* ]] || args+=(-e "s|{{${var#DNSLAB_}}}|${!var}|g")
-  done
+  for var in $(compgen -v DNSLAB_); do args+=(-e "s|{{${var#DNSLAB_}}}|${!var}|g"); done
   for var in "$@"; do args+=(-e "s|{{${var%%=*}}}|${var#*=}|g"); done
   out=$(sed "${args[@]}" "$template")
   if grep -q '{{' <<<"$out"; then
@@ -201,9 +201,17 @@ dnslab_pid() {
   [[ -s $pidfile ]] || return 1
   pid=$(tr -d ' \n' <"$pidfile")
   # nsd names its processes "nsd: main", "nsd: xfrd", ...
-  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
+  [[ $pid =~ ^[0-9]+$ ]] && process_alive "$pid" &&
     [[ $(cat "/proc/$pid/comm" 2>/dev/null) =~ ^$1(:|$) ]] || return 1
   echo "$pid"
+}
+
+# process_alive PID: PID runs; a zombie whose parent does not reap it (a
+# container's init may not) has ended.
+process_alive() {
+  local state
+  state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
 }
 
 # dnslab_stop NAME: ends the lab's NAME by the PID it recorded, and only it.
@@ -212,8 +220,8 @@ dnslab_stop() {
   pid=$(dnslab_pid "$1") || { rm -f "$DNSLAB_DIR/run/$1.pid"; return 0; }
   log "stopping $1 ($pid)"
   kill "$pid"
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
+  for _ in $(seq 50); do process_alive "$pid" || break; sleep 0.1; done
+  if process_alive "$pid"; then
     log "$1 ($pid) did not stop; sending KILL"
     kill -KILL "$pid"
   fi
@@ -298,7 +306,7 @@ dnslab_write_env() {
   {
     echo "# The DNS lab's settings (test/dnslab/setup.sh); source this file."
     for var in $(compgen -v DNSLAB_); do
-      [[ $var == DNSLAB_HERE || $(declare -p "$var") == "declare -a"* ]] && continue
+      [[ $var == DNSLAB_HERE || $var == DNSLAB_PACKAGE_LIST ]] && continue
       printf 'export %s=%q\n' "$var" "${!var}"
     done
   } >"$DNSLAB_DIR/env"
