@@ -47,8 +47,9 @@ dnslab_check_config() {
     is_loopback_v4 "${!name}" || die "$name=${!name} is not an IPv4 loopback address"
   done
   for name in DNSLAB_NSD_PORT DNSLAB_RESOLVER_PORT; do
-    [[ ${!name} =~ ^[0-9]+$ ]] && ((${!name} >= 1024 && ${!name} <= 65535)) ||
+    if ! [[ ${!name} =~ ^[0-9]+$ ]] || ((${!name} < 1024 || ${!name} > 65535)); then
       die "$name=${!name} is not a port from 1024 to 65535"
+    fi
   done
   [[ "$DNSLAB_NSD_ADDR:$DNSLAB_NSD_PORT" != "$DNSLAB_RESOLVER_ADDR:$DNSLAB_RESOLVER_PORT" ]] ||
     die "nsd and unbound cannot share $DNSLAB_NSD_ADDR:$DNSLAB_NSD_PORT"
@@ -145,7 +146,7 @@ dnslab_zone_text() {
   *) dnslab_render "$DNSLAB_HERE/zones/child.zone.in" "SERIAL=$serial" "CHILD=$zone" ;;
   esac
   if [[ -s $DNSLAB_DIR/records/$zone.records ]]; then
-    printf '; replaceable records (resign.sh)\n$ORIGIN %s.\n' "$zone"
+    printf '; replaceable records (resign.sh)\n%s %s.\n' "\$ORIGIN" "$zone"
     cat "$DNSLAB_DIR/records/$zone.records"
   fi
 }
@@ -279,6 +280,7 @@ dnslab_file_serial() {
 # --- the environment other scripts read -----------------------------------------
 
 # dnslab_names: the names and paths other scripts use, as DNSLAB_* variables.
+# shellcheck disable=SC2034 # dnslab_write_env writes them all
 dnslab_names() {
   local z=$DNSLAB_ZONE
   DNSLAB_RESOLVER=$DNSLAB_RESOLVER_ADDR:$DNSLAB_RESOLVER_PORT
