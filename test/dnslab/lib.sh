@@ -35,17 +35,19 @@ dnslab_config() {
 # addresses, each with a PTR in the reverse zone.
 dnslab_host_addr_names() {
   echo DNSLAB_MX1_ADDR DNSLAB_MX2_ADDR DNSLAB_DOWN_ADDR DNSLAB_BADPTR_ADDR \
-    DNSLAB_OTHER_ADDR DNSLAB_ALL1_ADDR DNSLAB_ALL2_ADDR DNSLAB_MTA_STS_ADDR
+    DNSLAB_OTHER_ADDR DNSLAB_ALL1_ADDR DNSLAB_ALL2_ADDR
 }
 
-# dnslab_check_config: servers on loopback and high ports; host addresses
-# distinct, on loopback, in one /24 (the reverse zone).
+# dnslab_check_config: servers on loopback and high ports; every address on
+# loopback; the hosts' addresses distinct and in one /24 (the reverse zone).
 dnslab_check_config() {
   local name net seen=" "
   [[ $DNSLAB_DIR == /?* ]] || die "SMTP_EXPORTER_DNSLAB_DIR must be an absolute path"
-  for name in DNSLAB_NSD_ADDR DNSLAB_RESOLVER_ADDR $(dnslab_host_addr_names); do
+  for name in DNSLAB_NSD_ADDR DNSLAB_RESOLVER_ADDR DNSLAB_MTA_STS_ADDR $(dnslab_host_addr_names); do
     is_loopback_v4 "${!name}" || die "$name=${!name} is not an IPv4 loopback address"
   done
+  [[ $DNSLAB_ADDR6 == ::1 || $DNSLAB_ADDR6 =~ ^::ffff:127\. ]] ||
+    die "DNSLAB_ADDR6=$DNSLAB_ADDR6 is not an IPv6 loopback address"
   for name in DNSLAB_NSD_PORT DNSLAB_RESOLVER_PORT; do
     if ! [[ ${!name} =~ ^[0-9]+$ ]] || ((${!name} < 1024 || ${!name} > 65535)); then
       die "$name=${!name} is not a port from 1024 to 65535"

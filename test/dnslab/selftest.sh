@@ -132,7 +132,7 @@ fcrdns() {
 check_reverse() {
   local spec addr name holds got
   for spec in "MX1 mx1 yes" "MX2 mx2 yes" "DOWN mxdown yes" "BADPTR other no" \
-    "OTHER other yes" "ALL1 all yes" "ALL2 all yes" "MTA_STS mta-sts.mx3 yes"; do
+    "OTHER other yes" "ALL1 all yes" "ALL2 all yes"; do
     read -r addr name holds <<<"$spec"
     addr=DNSLAB_${addr}_ADDR
     addr=${!addr}

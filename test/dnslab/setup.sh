@@ -14,9 +14,10 @@
 #   DNSLAB_NSD_ADDR, DNSLAB_NSD_PORT            nsd [127.0.53.1, 10053]
 #   DNSLAB_RESOLVER_ADDR, DNSLAB_RESOLVER_PORT  unbound [127.0.53.1, 10054]
 #   DNSLAB_MX1_ADDR, DNSLAB_MX2_ADDR, DNSLAB_DOWN_ADDR, DNSLAB_BADPTR_ADDR,
-#   DNSLAB_OTHER_ADDR, DNSLAB_ALL1_ADDR, DNSLAB_ALL2_ADDR,
-#   DNSLAB_MTA_STS_ADDR       the hosts' addresses, one 127.x.y.0/24
-#                             [127.0.25.1, .2, .3, .4, .5, .6, .7, .10]
+#   DNSLAB_OTHER_ADDR, DNSLAB_ALL1_ADDR, DNSLAB_ALL2_ADDR
+#                             the hosts' addresses, with PTRs: one 127.x.y.0/24
+#                             [127.0.25.1, .2, .3, .4, .5, .6, .7]
+#   DNSLAB_MTA_STS_ADDR       mta-sts.mx3.lab.test, no PTR [127.0.25.10]
 #   DNSLAB_ADDR6              every AAAA record [::1]
 #   FORCE_NEW_KEYS=1          new DNSSEC keys (and so a new trust anchor)
 #
