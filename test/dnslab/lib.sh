@@ -12,7 +12,7 @@ DNSLAB_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # dnslab_config: the settings, from the environment or their defaults, and
 # what follows from them (the reverse zone, each address's PTR owner).
 dnslab_config() {
-  : "${DNSLAB_DIR:=${SMTP_EXPORTER_DNSLAB_DIR:-/tmp/smtp-exporter-dnslab}}"
+  DNSLAB_DIR=${SMTP_EXPORTER_DNSLAB_DIR:-${DNSLAB_DIR:-/tmp/smtp-exporter-dnslab}}
   : "${DNSLAB_NSD_ADDR:=127.0.53.1}" "${DNSLAB_NSD_PORT:=10053}"
   : "${DNSLAB_RESOLVER_ADDR:=127.0.53.1}" "${DNSLAB_RESOLVER_PORT:=10054}"
   : "${DNSLAB_MX1_ADDR:=127.0.25.1}" "${DNSLAB_MX2_ADDR:=127.0.25.2}"
