@@ -191,7 +191,8 @@ check_rotation() {
 # --- DANE: tlsa.sh and resign.sh against openssl's own DANE check -------------
 
 # start_tls_server DIR: an openssl s_server on the resolver's address and a
-# free port, serving DIR's leaf certificate with its CA; prints the port.
+# free port, serving DIR's leaf certificate with its CA. Sets server_pid
+# (for cleanup) and tls_port; run it outside a command substitution.
 start_tls_server() {
   local port=
   openssl s_server -www -accept "$DNSLAB_RESOLVER_ADDR:0" -cert "$1/leaf.crt" -key "$1/leaf.key" \
@@ -203,7 +204,7 @@ start_tls_server() {
     sleep 0.1
   done
   [[ -n $port ]] || die "openssl s_server did not start: $(cat "$1/s_server.out")"
-  echo "$port"
+  tls_port=$port
 }
 
 # dane_verdict PORT RRDATA: what openssl s_client says of the server at PORT
@@ -262,19 +263,20 @@ restore_records() {
 }
 
 check_dane() {
-  local tls=$work/tls port
+  local tls=$work/tls
   mkdir -p "$tls"
   make_ca "$tls" "dnslab selftest CA" 2
   issue_cert "$tls" leaf "/CN=mx1.$Z" 2 "DNS:mx1.$Z"
-  port=$(start_tls_server "$tls")
-  check_tlsa_sh "$port" "$tls"
-  check_resign "$port" "$tls"
+  start_tls_server "$tls"
+  check_tlsa_sh "$tls_port" "$tls"
+  check_resign "$tls_port" "$tls"
 }
 
 # --- main -----------------------------------------------------------------------
 
 work=$(mktemp -d)
 server_pid=
+tls_port=
 records_changed=0
 cleanup() {
   [[ -z $server_pid ]] || kill "$server_pid" 2>/dev/null || true
