@@ -4,7 +4,7 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := FuzzReadReply FuzzParseEHLO FuzzParseTarget
 DNS_FUZZ_TARGETS := FuzzFirstNameserver FuzzUnescapeTXT
 
-.PHONY: all build test vet fmt fuzz e2e-postfix ci
+.PHONY: all build test vet fmt fuzz dnslab e2e-postfix ci
 
 all: vet test build
 
@@ -23,6 +23,9 @@ fmt:
 fuzz:
 	for f in $(FUZZ_TARGETS); do $(GO) test ./collector -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
 	for f in $(DNS_FUZZ_TARGETS); do $(GO) test ./internal/dnsclient -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
+
+dnslab:
+	bash test/dnslab/run.sh
 
 e2e-postfix:
 	bash test/postfix/run.sh
