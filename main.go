@@ -37,6 +37,9 @@ const name = "smtp_exporter"
 // heap is small. GOGC in the environment overrides it (internal/heapfloor).
 const heapGoalFloor = 16 << 20
 
+// historyMaxBytes bounds what /history holds, whatever --history.limit says.
+const historyMaxBytes = 16 << 20
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -127,7 +130,7 @@ func run(ctx context.Context, args []string) int {
 // newMux wires the exporter's endpoints.
 func newMux(o options, reg *prometheus.Registry, cfg *config.SafeConfig, sockets *limits.Admission, reloads chan<- chan error, logger *slog.Logger) (*http.ServeMux, error) {
 	hostname, _ := os.Hostname()
-	history := collector.NewHistory(*o.historyLimit)
+	history := collector.NewHistory(*o.historyLimit, historyMaxBytes)
 	probe := collector.NewHandler(collector.HandlerOptions{
 		Config:        cfg.Get,
 		Prober:        collector.NewProber(hostname, logger),

@@ -206,7 +206,7 @@ func benchHandler(b *testing.B, cfg *config.Config) *Handler {
 		Config:        func() *config.Config { return cfg },
 		Prober:        &Prober{Hostname: "prober.example.net"},
 		Metrics:       NewExporterMetrics(prometheus.NewRegistry()),
-		History:       NewHistory(100),
+		History:       NewHistory(100, 16<<20),
 		MaxConcurrent: 10,
 	})
 }
@@ -369,7 +369,7 @@ func BenchmarkTarpitInFlight(b *testing.B) {
 		Config:        func() *config.Config { return cfg },
 		Prober:        &Prober{Hostname: "prober.example.net"},
 		Metrics:       NewExporterMetrics(prometheus.NewRegistry()),
-		History:       NewHistory(100),
+		History:       NewHistory(100, 16<<20),
 		MaxConcurrent: inFlight,
 	})
 	url := fmt.Sprintf("/probe?module=tarpit&target=127.0.0.1:%d", port)

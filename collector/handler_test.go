@@ -98,7 +98,7 @@ func newHandlerFixture(t *testing.T, configYAML string, o fixtureOptions) *handl
 	if o.maxConcurrent == 0 {
 		o.maxConcurrent = 10
 	}
-	f := &handlerFixture{reg: prometheus.NewRegistry(), history: NewHistory(o.historyLimit)}
+	f := &handlerFixture{reg: prometheus.NewRegistry(), history: NewHistory(o.historyLimit, 16<<20)}
 	if o.sockets > 0 {
 		f.sockets = limits.NewAdmission(o.sockets)
 	}

@@ -27,6 +27,33 @@ type probeRecord struct {
 	Results    []*Result
 	// Answer is the probe's series, built once when the probe ends.
 	Answer *answer
+	// Size is roughly how many bytes the record holds, for the history's
+	// byte bound.
+	Size int
+}
+
+// recordOverhead approximates a record's fixed cost and a sample's, in bytes.
+const (
+	recordOverhead = 512
+	sampleOverhead = 48
+)
+
+// size estimates the bytes rec holds: its transcripts and its answer.
+func (rec *probeRecord) size() int {
+	n := recordOverhead
+	for _, r := range rec.Results {
+		n += r.Transcript.bytes + len(r.Transcript.events)*sampleOverhead
+	}
+	if rec.Answer == nil {
+		return n
+	}
+	for _, s := range rec.Answer.samples {
+		n += sampleOverhead
+		for _, v := range s.labels {
+			n += len(v)
+		}
+	}
+	return n
 }
 
 // compact drops what the answer has been built from and debug output does
@@ -80,16 +107,20 @@ func (rec *probeRecord) writeDebug(w io.Writer) {
 	w.Write(out)
 }
 
-// History keeps the most recent probes for /history.
+// History keeps the most recent probes for /history, bounded by count and
+// by bytes.
 type History struct {
-	mu      sync.Mutex
-	limit   int
-	nextID  uint64
-	records []*probeRecord // oldest first
+	mu       sync.Mutex
+	limit    int
+	maxBytes int
+	bytes    int
+	nextID   uint64
+	records  []*probeRecord // oldest first
 }
 
-// NewHistory keeps up to limit probes; 0 keeps none.
-func NewHistory(limit int) *History { return &History{limit: limit} }
+// NewHistory keeps up to limit probes (0 keeps none) holding at most
+// maxBytes together.
+func NewHistory(limit, maxBytes int) *History { return &History{limit: limit, maxBytes: maxBytes} }
 
 func (h *History) add(rec *probeRecord) {
 	h.mu.Lock()
@@ -99,10 +130,17 @@ func (h *History) add(rec *probeRecord) {
 	if h.limit <= 0 {
 		return
 	}
-	if len(h.records) >= h.limit {
-		h.records = append(h.records[:0], h.records[len(h.records)-h.limit+1:]...)
-	}
+	rec.Size = rec.size()
 	h.records = append(h.records, rec)
+	h.bytes += rec.Size
+	drop := 0
+	for drop < len(h.records) && (len(h.records)-drop > h.limit || h.bytes > h.maxBytes) {
+		h.bytes -= h.records[drop].Size
+		drop++
+	}
+	if drop > 0 {
+		h.records = append(h.records[:0], h.records[drop:]...)
+	}
 }
 
 func (h *History) find(id uint64) *probeRecord {

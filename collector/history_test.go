@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -262,7 +263,7 @@ func TestHistory(t *testing.T) {
 func TestHistoryLimit(t *testing.T) {
 	for _, limit := range []int{0, 1, 2, 5} {
 		t.Run(strconv.Itoa(limit), func(t *testing.T) {
-			h := NewHistory(limit)
+			h := NewHistory(limit, 16<<20)
 			for i := range 7 {
 				h.add(&probeRecord{Target: "t" + strconv.Itoa(i)})
 			}
@@ -285,10 +286,42 @@ func TestHistoryLimit(t *testing.T) {
 	}
 }
 
+// TestHistoryByteBound: whatever the record limit, the history holds no
+// more than its byte bound, evicting the oldest records.
+func TestHistoryByteBound(t *testing.T) {
+	const maxBytes = 1 << 20
+	h := NewHistory(1000, maxBytes)
+	for i := range 200 {
+		rec := &probeRecord{Target: "t" + strconv.Itoa(i)}
+		for range 4 {
+			tr := newTranscript(time.Now())
+			for !tr.truncated {
+				tr.add("C", strings.Repeat("x", 1000))
+			}
+			rec.Results = append(rec.Results, &Result{Transcript: tr})
+		}
+		h.add(rec)
+	}
+	got := h.newestFirst()
+	total := 0
+	for _, rec := range got {
+		total += rec.Size
+	}
+	if total > maxBytes || len(got) == 0 || len(got) >= 200 {
+		t.Errorf("%d records of %d bytes kept, want some, within %d bytes", len(got), total, maxBytes)
+	}
+	if got[0].Target != "t199" {
+		t.Errorf("newest record %q, want t199", got[0].Target)
+	}
+	if h.bytes != total {
+		t.Errorf("history counts %d bytes, its records hold %d", h.bytes, total)
+	}
+}
+
 // TestHistoryPathRoot: the Home link goes to the exporter's root, also
 // behind a path prefix.
 func TestHistoryPathRoot(t *testing.T) {
-	h := NewHistory(1)
+	h := NewHistory(1, 16<<20)
 	for path, want := range map[string]string{"/history": `href="/"`, "/smtp/history": `href="/smtp/"`} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
