@@ -26,6 +26,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/collector"
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/internal/buildinfo"
 	"github.com/smtp-exporter/smtp_exporter/internal/heapfloor"
 )
 
@@ -38,6 +39,7 @@ const name = "smtp_exporter"
 const heapGoalFloor = 16 << 20
 
 func main() {
+	buildinfo.FillVersion()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:]))
