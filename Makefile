@@ -65,7 +65,7 @@ e2e-postfix:
 # The chart (helm lint, helm template over deploy/helm/ci/*.yaml, every
 # object decoded strictly) and deploy/kubernetes/ against a fresh render.
 deploy-test:
-	cd deploy/test && HELM=$(HELM) $(GO) test ./...
+	cd deploy/test && HELM=$(HELM) $(GO) test -count=1 ./...
 
 # deploy/kubernetes/ rendered from the chart.
 manifests:
