@@ -63,9 +63,11 @@ e2e-postfix:
 	bash test/postfix/run.sh
 
 # The chart (helm lint, helm template over deploy/helm/ci/*.yaml, every
-# object decoded strictly) and deploy/kubernetes/ against a fresh render.
+# object decoded strictly) and deploy/kubernetes/ against a fresh render;
+# -count=1: the test reads the chart through helm, which go test's cache
+# does not see.
 deploy-test:
-	cd deploy/test && HELM=$(HELM) $(GO) test -count=1 ./...
+	cd deploy/test && $(GO) vet ./... && HELM=$(HELM) $(GO) test -count=1 ./...
 
 # deploy/kubernetes/ rendered from the chart.
 manifests:
