@@ -90,12 +90,22 @@ func TestChartRendersValidObjects(t *testing.T) {
 	}
 }
 
-// TestRenderFailsWithoutRequiredValues: the chart refuses a Probe without
-// targets and a web config without its Secret instead of rendering a broken
-// object.
-func TestRenderFailsWithoutRequiredValues(t *testing.T) {
+// TestRenderRefusesBadValues: the chart refuses a Probe or ScrapeConfig
+// without targets and a web config without its Secret instead of rendering
+// a broken object, and values.schema.json refuses misspelt keys and wrong
+// values instead of ignoring them.
+func TestRenderRefusesBadValues(t *testing.T) {
 	helm := findHelm(t)
-	for _, set := range []string{"probe.enabled=true", "scrapeConfig.enabled=true", "webConfig.enabled=true"} {
+	for _, set := range []string{
+		"probe.enabled=true",
+		"scrapeConfig.enabled=true",
+		"webConfig.enabled=true",
+		"serviceMonitor.enable=true",
+		"log.level=verbose",
+		"scrapeClient.scheme=ftp",
+		"probe.interval=1minute",
+		"extraArgs={config.file=x}",
+	} {
 		if out, err := helm.Run("template", "smtp-exporter", chartDir, "--set", set); err == nil {
 			t.Errorf("--set %s rendered:\n%s", set, out)
 		}
