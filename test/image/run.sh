@@ -27,6 +27,8 @@ log() { printf 'image/run.sh: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 # shellcheck source=test/lib.sh
 . "$repo/test/lib.sh"
+# shellcheck source=test/checks.sh
+. "$repo/test/checks.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
@@ -37,15 +39,6 @@ work=$(mktemp -d)
 amd64_ctr=smtp-exporter-image-test-amd64
 arm64_ctr=smtp-exporter-image-test-arm64
 exporter_pid=
-passes=0
-failures=0
-pass() { echo "ok: $*"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-check() { # check DESCRIPTION COMMAND...: pass when COMMAND succeeds
-  local what=$1
-  shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
 
 cleanup() {
   if [[ -n $exporter_pid ]]; then
@@ -128,8 +121,7 @@ for p in "$SMTP_TEST_PORT_SUBMISSION" "$SMTP_TEST_PORT_SMTPS"; do
   check "certificate on port $p verified against the config's CA" \
     grep -qE "^probe_smtp_cert_verified\{host=\"$SMTP_TEST_HOST\",port=\"$p\"\} 1\$" "$work/probe"
 done
-if [[ $failures -gt 0 ]]; then
+if [[ $checks_failed -gt 0 ]]; then
   echo "--- probe answer"; cat "$work/probe"; echo "--- exporter log"; cat "$work/exporter.log"
 fi
-echo "image: $passes passed, $failures failed"
-[[ $failures -eq 0 ]]
+checks_summary image

@@ -18,12 +18,10 @@ native=$(go env GOOS)/$(go env GOARCH)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 binaries=()
-passes=0
-failures=0
-pass() { echo "ok: $*"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+# shellcheck source=test/checks.sh
+. "$repo/test/checks.sh"
 
-(cd .tarballs && sha256sum --quiet -c sha256sums.txt) && pass "sha256sums.txt matches" || fail "sha256sums.txt"
+check "sha256sums.txt matches" bash -c 'cd .tarballs && sha256sum --quiet --strict -c sha256sums.txt'
 for p in $PLATFORMS; do
   os=${p%/*} arch=${p#*/} ext=
   [[ $os == windows ]] && ext=.exe
@@ -63,5 +61,4 @@ for bin in "${binaries[@]}"; do
     fail "$(basename "$(dirname "$bin")") lacks the stamp"
   fi
 done
-echo "release: $passes passed, $failures failed"
-[[ $failures -eq 0 ]]
+checks_summary release

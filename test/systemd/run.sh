@@ -16,14 +16,12 @@ log() { printf 'systemd/run.sh: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 # shellcheck source=test/lib.sh
 . "$repo/test/lib.sh"
+# shellcheck source=test/checks.sh
+. "$repo/test/checks.sh"
 
 port=${SYSTEMD_TEST_PORT:-10596}
 work=$(mktemp -d)
 pid=
-passes=0
-failures=0
-pass() { echo "ok: $*"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 cleanup() {
   if [[ -n $pid ]]; then
     kill "$pid" 2>/dev/null || true
@@ -49,20 +47,17 @@ sed -e "s|/usr/local/bin/smtp_exporter|$work/smtp_exporter|" \
   "$repo/deploy/systemd/smtp_exporter.service" >"$work/smtp_exporter.service"
 
 echo "--- systemd-analyze verify"
-if systemd-analyze verify "$work/smtp_exporter.service" >"$work/verify" 2>&1 && [[ ! -s $work/verify ]]; then
-  pass "systemd-analyze verify is silent"
-else
-  cat "$work/verify"
-  fail "systemd-analyze verify"
-fi
+systemd-analyze verify "$work/smtp_exporter.service" >"$work/verify" 2>&1 || echo "exit status $?" >>"$work/verify"
+check "systemd-analyze verify is silent" test ! -s "$work/verify"
+cat "$work/verify"
 
 # unit_value KEY: the value of KEY= in the unit's [Service] section.
 unit_value() { sed -n "s|^$1=||p" "$work/smtp_exporter.service"; }
-for key in DynamicUser NoNewPrivileges ProtectSystem; do
-  [[ -n $(unit_value "$key") ]] && pass "$key=$(unit_value "$key")" || fail "$key missing"
-done
-[[ $(grep -c '^CapabilityBoundingSet=$' "$work/smtp_exporter.service") == 1 ]] && pass "CapabilityBoundingSet empty" || fail "CapabilityBoundingSet not empty"
-[[ -n $(unit_value RestrictAddressFamilies) ]] && pass "RestrictAddressFamilies set" || fail "RestrictAddressFamilies missing"
+check "DynamicUser=yes" test "$(unit_value DynamicUser)" = yes
+check "NoNewPrivileges=yes" test "$(unit_value NoNewPrivileges)" = yes
+check "ProtectSystem=strict" test "$(unit_value ProtectSystem)" = strict
+check "CapabilityBoundingSet empty" grep -qx 'CapabilityBoundingSet=' "$work/smtp_exporter.service"
+check "RestrictAddressFamilies set" test -n "$(unit_value RestrictAddressFamilies)"
 
 echo "--- ExecStart, as systemd would run it"
 # systemd splits an unquoted $ARGS into words; the shell does the same here.
@@ -77,9 +72,9 @@ for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$port/-/ready" >/dev/null && break
   sleep 0.1
 done
-if [[ $(curl -fs "http://127.0.0.1:$port/-/healthy") == OK ]]; then pass "ExecStart serves /-/healthy"; else fail "ExecStart serves /-/healthy"; fi
-curl -fs "http://127.0.0.1:$port/metrics" | grep -q '^smtp_exporter_config_last_reload_successful 1$' &&
-  pass "the shipped config loaded" || fail "the shipped config loaded"
+check "ExecStart serves /-/healthy" test "$(curl -fs "http://127.0.0.1:$port/-/healthy")" = OK
+curl -fs "http://127.0.0.1:$port/metrics" >"$work/metrics" || true
+check "the shipped config loaded" grep -qx 'smtp_exporter_config_last_reload_successful 1' "$work/metrics"
 
 echo "--- ExecReload"
 read -r -a exec_reload <<<"$(unit_value ExecReload | sed "s|\$MAINPID|$pid|")"
@@ -88,9 +83,8 @@ for _ in $(seq 50); do
   grep -q 'configuration reloaded' "$work/exporter.log" && break
   sleep 0.1
 done
-grep -q 'configuration reloaded' "$work/exporter.log" && kill -0 "$pid" 2>/dev/null &&
-  pass "ExecReload reloads and the exporter keeps running" || fail "ExecReload"
+check "ExecReload reloads the configuration" grep -q 'configuration reloaded' "$work/exporter.log"
+check "the exporter keeps running after ExecReload" kill -0 "$pid"
 
-[[ $failures -eq 0 ]] || cat "$work/exporter.log"
-echo "systemd: $passes passed, $failures failed"
-[[ $failures -eq 0 ]]
+[[ $checks_failed -eq 0 ]] || cat "$work/exporter.log"
+checks_summary systemd
