@@ -23,7 +23,6 @@ IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
 IMAGE ?= smtp_exporter
 CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 HELM ?= helm
-CHART := deploy/helm/smtp-exporter
 
 .PHONY: all build crossbuild tarballs image test vet fmt fuzz e2e-postfix deploy-test image-test systemd-test release-test manifests ci clean
 
