@@ -25,6 +25,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/collector"
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/internal/buildinfo"
 	"github.com/smtp-exporter/smtp_exporter/internal/heapfloor"
 	"github.com/smtp-exporter/smtp_exporter/internal/limits"
 )
@@ -41,6 +42,7 @@ const heapGoalFloor = 16 << 20
 const historyMaxBytes = 16 << 20
 
 func main() {
+	buildinfo.FillVersion()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:]))
