@@ -542,7 +542,17 @@ var wantAlerts = []string{
 	"SMTPCertificateExpiring", "SMTPCertificateExpired", "SMTPCertificateNotVerified",
 	"SMTPCertificateHostnameMismatch", "SMTPLegacyTLSNegotiated", "SMTPAuthOfferedWithoutTLS",
 	"SMTPExporterConfigReloadFailed",
+	// Mail domains (issue 11).
+	"SMTPDomainNotDeliverable", "SMTPMXFailing", "SMTPMXSetChanged", "SMTPNullMX",
+	// Mail transport security (issue 14).
+	"SMTPDANEMismatch", "SMTPDANENotDNSSECSecure", "SMTPDANELookupFailing", "SMTPDANENoRolloverRecord",
+	"SMTPMTASTSPolicyFailing", "SMTPMTASTSMXNotInPolicy", "SMTPMTASTSPolicyCertificateExpiring",
+	"SMTPTLSRPTMissingOrInvalid", "SMTPOCSPRevoked",
 }
+
+// severities are those examples/alertmanager.yml routes: critical pages,
+// warning mails, info mails and never pages.
+var severities = []string{"critical", "warning", "info"}
 
 func alertNames(t *testing.T) []string {
 	t.Helper()
@@ -558,20 +568,20 @@ func alertNames(t *testing.T) []string {
 }
 
 func TestAlertRulesShape(t *testing.T) {
-	severities := map[string][]string{}
+	alertSeverities := map[string][]string{}
 	for _, g := range loadRules(t).Groups {
 		for _, r := range g.Rules {
 			if r.Alert == "" {
 				continue
 			}
 			sev := r.Labels["severity"]
-			if sev != "warning" && sev != "critical" {
-				t.Errorf("%s: severity %q, want warning or critical", r.Alert, sev)
+			if !slices.Contains(severities, sev) {
+				t.Errorf("%s: severity %q, want one of %q", r.Alert, sev, severities)
 			}
-			if slices.Contains(severities[r.Alert], sev) {
+			if slices.Contains(alertSeverities[r.Alert], sev) {
 				t.Errorf("%s: two rules with severity %s", r.Alert, sev)
 			}
-			severities[r.Alert] = append(severities[r.Alert], sev)
+			alertSeverities[r.Alert] = append(alertSeverities[r.Alert], sev)
 			if r.For == "" {
 				t.Errorf("%s: no for: duration", r.Alert)
 			}
@@ -583,11 +593,11 @@ func TestAlertRulesShape(t *testing.T) {
 		}
 	}
 	for _, want := range wantAlerts {
-		if severities[want] == nil {
+		if alertSeverities[want] == nil {
 			t.Errorf("no alert %s", want)
 		}
 	}
-	if got := severities["SMTPCertificateExpiring"]; len(got) != 2 {
+	if got := alertSeverities["SMTPCertificateExpiring"]; len(got) != 2 {
 		t.Errorf("SMTPCertificateExpiring has severities %v, want a warning and a critical threshold", got)
 	}
 }
