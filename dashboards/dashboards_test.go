@@ -719,3 +719,31 @@ func TestExampleAlertmanagerConfig(t *testing.T) {
 	}
 	run(t, ".", amtool, "check-config", abs)
 }
+
+// TestAlertmanagerRoutesBySeverity routes every alert of alerts.yml through
+// examples/alertmanager.yml: critical ones page, nothing else does.
+func TestAlertmanagerRoutesBySeverity(t *testing.T) {
+	amtool := tool(t, "amtool")
+	config, err := filepath.Abs("../examples/alertmanager.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range loadRules(t).Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			sev := r.Labels["severity"]
+			out, err := exec.Command(amtool, "config", "routes", "test", "--config.file="+config,
+				"alertname="+r.Alert, "severity="+sev).Output()
+			if err != nil {
+				t.Errorf("%s (%s): amtool: %v", r.Alert, sev, err)
+				continue
+			}
+			receiver := strings.TrimSpace(string(out))
+			if pages := receiver == "oncall-pager"; pages != (sev == "critical") {
+				t.Errorf("%s (%s) goes to %q", r.Alert, sev, receiver)
+			}
+		}
+	}
+}
