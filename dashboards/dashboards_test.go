@@ -543,7 +543,7 @@ var wantAlerts = []string{
 	"SMTPCertificateHostnameMismatch", "SMTPLegacyTLSNegotiated", "SMTPAuthOfferedWithoutTLS",
 	"SMTPExporterConfigReloadFailed",
 	// Mail domains (issue 11).
-	"SMTPDomainNotDeliverable", "SMTPMXFailing", "SMTPMXSetChanged", "SMTPNullMX",
+	"SMTPDomainNotDeliverable", "SMTPMXFailing", "SMTPMXMisconfigured", "SMTPMXSetChanged", "SMTPNullMX",
 	// Mail transport security (issue 14).
 	"SMTPDANEMismatch", "SMTPDANENotDNSSECSecure", "SMTPDANELookupFailing", "SMTPDANENoRolloverRecord",
 	"SMTPMTASTSPolicyFailing", "SMTPMTASTSMXNotInPolicy", "SMTPMTASTSPolicyCertificateExpiring",
