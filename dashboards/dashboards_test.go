@@ -3,6 +3,7 @@ package dashboards
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,42 +29,60 @@ var builtinNames = []string{
 	"scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added",
 }
 
+// exporterSources returns the non-test .go files under root, at any depth,
+// outside directories whose Go files are not the exporter: test data,
+// deployment manifests, benchmarks and Git's own.
+func exporterSources(t *testing.T, root string) []string {
+	t.Helper()
+	skippedDirs := setOf("testdata", "deploy", "bench", ".git")
+	var files []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != root && skippedDirs[d.Name()] {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
 // emittedNames reads the metric names the exporter emits from its source:
-// every "probe_…" and "smtp_exporter_…" string literal in the non-test files
-// of collector/ and config/, the _bucket/_sum/_count series of histograms,
-// and smtp_exporter_build_info from the version collector in main.go.
+// every "probe_…" and "smtp_exporter_…" string literal in the non-test .go
+// files of the repository (exporterSources), the _bucket/_sum/_count series
+// of histograms, and smtp_exporter_build_info from the version collector.
 func emittedNames(t *testing.T) map[string]bool {
 	t.Helper()
 	literal := regexp.MustCompile(`"((?:probe|smtp_exporter)_[a-z0-9_]+)"`)
 	histogram := regexp.MustCompile(`(?s)HistogramOpts\{[^}]*?Name:\s*"([a-z0-9_]+)"`)
 	names := map[string]bool{}
-	for _, dir := range []string{"../collector", "../config"} {
-		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-		if err != nil {
-			t.Fatal(err)
+	for _, f := range exporterSources(t, "..") {
+		src := readFile(t, f)
+		for _, m := range literal.FindAllStringSubmatch(src, -1) {
+			names[m[1]] = true
 		}
-		for _, f := range files {
-			if strings.HasSuffix(f, "_test.go") {
-				continue
-			}
-			src := readFile(t, f)
-			for _, m := range literal.FindAllStringSubmatch(src, -1) {
-				names[m[1]] = true
-			}
-			for _, m := range histogram.FindAllStringSubmatch(src, -1) {
-				for _, suffix := range []string{"_bucket", "_sum", "_count"} {
-					names[m[1]+suffix] = true
-				}
+		for _, m := range histogram.FindAllStringSubmatch(src, -1) {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				names[m[1]+suffix] = true
 			}
 		}
-	}
-	main := readFile(t, "../main.go")
-	if strings.Contains(main, `const name = "smtp_exporter"`) && strings.Contains(main, "versioncollector.NewCollector(name)") {
-		names["smtp_exporter_build_info"] = true
+		if strings.Contains(src, `const name = "smtp_exporter"`) && strings.Contains(src, "versioncollector.NewCollector(name)") {
+			names["smtp_exporter_build_info"] = true
+		}
 	}
 	// Guard the guard: if the source layout changes so that nothing is
 	// found, fail here rather than pass vacuously below.
-	for _, must := range []string{"probe_success", "probe_smtp_up", "smtp_exporter_probes_total", "smtp_exporter_config_last_reload_successful"} {
+	for _, must := range []string{"probe_success", "probe_smtp_up", "smtp_exporter_probes_total", "smtp_exporter_config_last_reload_successful", "smtp_exporter_build_info"} {
 		if !names[must] {
 			t.Fatalf("did not find %s in the exporter's source; update emittedNames", must)
 		}
@@ -72,6 +91,36 @@ func emittedNames(t *testing.T) map[string]bool {
 		names[b] = true
 	}
 	return names
+}
+
+func TestExporterSourcesWalksTheTree(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{
+		"main.go", "main_test.go", "internal/probe/dane/tlsa.go", "internal/probe/dane/tlsa_test.go",
+		"probe/x.go", "probe/testdata/fake.go", "deploy/gen.go", "bench/floor/main.go",
+		".git/hooks/h.go", "docs/notes.md",
+	} {
+		path := filepath.Join(root, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte("package x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, f := range exporterSources(t, root) {
+		rel, err := filepath.Rel(root, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, filepath.ToSlash(rel))
+	}
+	sort.Strings(got)
+	want := []string{"internal/probe/dane/tlsa.go", "main.go", "probe/x.go"}
+	if !slices.Equal(got, want) {
+		t.Errorf("exporterSources = %q, want %q", got, want)
+	}
 }
 
 func readFile(t *testing.T, path string) string {
@@ -493,7 +542,17 @@ var wantAlerts = []string{
 	"SMTPCertificateExpiring", "SMTPCertificateExpired", "SMTPCertificateNotVerified",
 	"SMTPCertificateHostnameMismatch", "SMTPLegacyTLSNegotiated", "SMTPAuthOfferedWithoutTLS",
 	"SMTPExporterConfigReloadFailed",
+	// Mail domains (issue 11).
+	"SMTPDomainNotDeliverable", "SMTPMXFailing", "SMTPMXMisconfigured", "SMTPMXSetChanged", "SMTPNullMX",
+	// Mail transport security (issue 14).
+	"SMTPDANEMismatch", "SMTPDANENotDNSSECSecure", "SMTPDANELookupFailing", "SMTPDANENoRolloverRecord",
+	"SMTPMTASTSPolicyFailing", "SMTPMTASTSMXNotInPolicy", "SMTPMTASTSPolicyCertificateExpiring",
+	"SMTPTLSRPTMissingOrInvalid", "SMTPOCSPRevoked",
 }
+
+// severities are those examples/alertmanager.yml routes: critical pages,
+// warning mails, info mails and never pages.
+var severities = []string{"critical", "warning", "info"}
 
 func alertNames(t *testing.T) []string {
 	t.Helper()
@@ -509,20 +568,20 @@ func alertNames(t *testing.T) []string {
 }
 
 func TestAlertRulesShape(t *testing.T) {
-	severities := map[string][]string{}
+	alertSeverities := map[string][]string{}
 	for _, g := range loadRules(t).Groups {
 		for _, r := range g.Rules {
 			if r.Alert == "" {
 				continue
 			}
 			sev := r.Labels["severity"]
-			if sev != "warning" && sev != "critical" {
-				t.Errorf("%s: severity %q, want warning or critical", r.Alert, sev)
+			if !slices.Contains(severities, sev) {
+				t.Errorf("%s: severity %q, want one of %q", r.Alert, sev, severities)
 			}
-			if slices.Contains(severities[r.Alert], sev) {
+			if slices.Contains(alertSeverities[r.Alert], sev) {
 				t.Errorf("%s: two rules with severity %s", r.Alert, sev)
 			}
-			severities[r.Alert] = append(severities[r.Alert], sev)
+			alertSeverities[r.Alert] = append(alertSeverities[r.Alert], sev)
 			if r.For == "" {
 				t.Errorf("%s: no for: duration", r.Alert)
 			}
@@ -534,11 +593,11 @@ func TestAlertRulesShape(t *testing.T) {
 		}
 	}
 	for _, want := range wantAlerts {
-		if severities[want] == nil {
+		if alertSeverities[want] == nil {
 			t.Errorf("no alert %s", want)
 		}
 	}
-	if got := severities["SMTPCertificateExpiring"]; len(got) != 2 {
+	if got := alertSeverities["SMTPCertificateExpiring"]; len(got) != 2 {
 		t.Errorf("SMTPCertificateExpiring has severities %v, want a warning and a critical threshold", got)
 	}
 }
@@ -659,4 +718,32 @@ func TestExampleAlertmanagerConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, ".", amtool, "check-config", abs)
+}
+
+// TestAlertmanagerRoutesBySeverity routes every alert of alerts.yml through
+// examples/alertmanager.yml: critical ones page, nothing else does.
+func TestAlertmanagerRoutesBySeverity(t *testing.T) {
+	amtool := tool(t, "amtool")
+	config, err := filepath.Abs("../examples/alertmanager.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range loadRules(t).Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			sev := r.Labels["severity"]
+			out, err := exec.Command(amtool, "config", "routes", "test", "--config.file="+config,
+				"alertname="+r.Alert, "severity="+sev).Output()
+			if err != nil {
+				t.Errorf("%s (%s): amtool: %v", r.Alert, sev, err)
+				continue
+			}
+			receiver := strings.TrimSpace(string(out))
+			if pages := receiver == "oncall-pager"; pages != (sev == "critical") {
+				t.Errorf("%s (%s) goes to %q", r.Alert, sev, receiver)
+			}
+		}
+	}
 }
