@@ -90,6 +90,7 @@ func combineFamilies(types []uint16, results []familyResult) (AddrsAnswer, error
 			answer.IPv6Err = r.err
 		}
 		answer.Secure = answer.Secure && r.err == nil && r.set.info.Secure
+		answer.Truncated = answer.Truncated || r.set.info.Truncated
 		if len(r.set.info.CNAMEs) > len(answer.CNAMEs) {
 			answer.CNAMEs = r.set.info.CNAMEs
 		}

@@ -29,6 +29,9 @@ type LookupInfo struct {
 	CNAMEs []string
 	// Duration is how long the whole lookup took.
 	Duration time.Duration
+	// Truncated: the answer held more than MaxRecords records of the type
+	// asked; the rest were dropped.
+	Truncated bool
 }
 
 // rrset is the outcome of asking one question with CNAMEs followed.
@@ -58,7 +61,7 @@ func (c *Client) lookup(ctx context.Context, q question) (rrset, error) {
 		if reply.Rcode != dns.RcodeSuccess {
 			return set, rcodeError(next, reply.Rcode)
 		}
-		set.records = recordsOf(reply.Answer, next)
+		set.records, set.info.Truncated = recordsOf(reply.Answer, next)
 		if owner == q.name || len(set.records) > 0 {
 			return set, nil
 		}
@@ -97,19 +100,19 @@ func cnameTarget(answer []dns.RR, name string) (string, bool) {
 }
 
 // recordsOf returns the records of q's type owned by q's name, at most
-// MaxRecords of them.
-func recordsOf(answer []dns.RR, q question) []dns.RR {
+// MaxRecords of them, and whether there were more.
+func recordsOf(answer []dns.RR, q question) ([]dns.RR, bool) {
 	var out []dns.RR
 	for _, rr := range answer {
 		h := rr.Header()
 		if h.Rrtype == q.qtype && h.Class == dns.ClassINET && equalNames(h.Name, q.name) {
-			out = append(out, rr)
 			if len(out) == MaxRecords {
-				break
+				return out, true
 			}
+			out = append(out, rr)
 		}
 	}
-	return out
+	return out, false
 }
 
 // equalNames compares two fully qualified names, ignoring case.

@@ -38,11 +38,19 @@ func TestLargeRRsetCapped(t *testing.T) {
 	for i := range 100 {
 		zone = append(zone, fmt.Sprintf("big.test. 300 IN A 198.51.100.%d", i+1))
 	}
+	for i := range dnsclient.MaxRecords {
+		zone = append(zone, fmt.Sprintf("exact.test. 300 IN A 198.51.100.%d", i+1))
+	}
 	srv := dnstest.NewServer(t, zone...)
 	got, err := newClient(t, srv, false).LookupAddrs(testContext(t), "big.test", "ip4")
 	wantKind(t, err, 0)
-	if len(got.IPv4) != dnsclient.MaxRecords {
-		t.Errorf("kept %d addresses, want %d", len(got.IPv4), dnsclient.MaxRecords)
+	if len(got.IPv4) != dnsclient.MaxRecords || !got.Truncated {
+		t.Errorf("kept %d addresses, truncated %t; want %d, true", len(got.IPv4), got.Truncated, dnsclient.MaxRecords)
+	}
+	exact, err := newClient(t, srv, false).LookupAddrs(testContext(t), "exact.test", "ip4")
+	wantKind(t, err, 0)
+	if len(exact.IPv4) != dnsclient.MaxRecords || exact.Truncated {
+		t.Errorf("exactly %d records: kept %d, truncated %t", dnsclient.MaxRecords, len(exact.IPv4), exact.Truncated)
 	}
 	if n := len(srv.QueriesFor("big.test", dns.TypeA)); n != 2 {
 		t.Errorf("%d queries, want 2 (UDP truncated, then TCP)", n)
