@@ -315,7 +315,7 @@ func (m *Module) loadSecrets(dir string, at location) []problem {
 			probs = append(probs, at.portEntry(i, p.Port).key("tls_config").problem("tls_config: %v", err))
 		}
 	}
-	if !m.Auth.Enabled() {
+	if !m.Auth.Enabled() || m.Auth.PasswordFile == "" {
 		return probs
 	}
 	m.Auth.PasswordFile = promconfig.JoinDir(dir, m.Auth.PasswordFile)
@@ -348,8 +348,10 @@ func Parse(data []byte, dir string) (*Config, error) {
 		errs = append(errs, decodeErrors(err)...)
 	}
 	errs = doc.attribute(errs)
-	if len(errs) == 0 || len(c.Modules) > 0 { // a module with a type error is left out
-		errs = append(errs, doc.locate(c.validate(dir, errs.modules()))...)
+	// The decoder leaves out a module with a type error: the others are
+	// still checked.
+	if len(errs) == 0 || len(c.Modules) > 0 {
+		errs = append(errs, doc.locate(c.validate(dir))...)
 	}
 	if len(errs) > 0 {
 		return nil, errs.sorted()
@@ -357,28 +359,21 @@ func Parse(data []byte, dir string) (*Config, error) {
 	return c, nil
 }
 
-// validate checks every module but those in skip (already reported
-// broken), then the global allowed_targets.
-func (c *Config) validate(dir string, skip map[string]bool) []problem {
+// validate checks every module, then the global allowed_targets.
+func (c *Config) validate(dir string) []problem {
 	if len(c.Modules) == 0 {
 		return []problem{{msg: "no modules defined"}}
 	}
 	var probs []problem
 	for _, name := range slices.Sorted(maps.Keys(c.Modules)) {
-		if skip[name] {
-			continue
-		}
 		at := location{module: name, keys: []string{"modules", name}}
 		m := c.Modules[name]
 		if m == nil {
 			probs = append(probs, at.problem("the module is empty"))
 			continue
 		}
-		moduleProbs := m.validate(at)
-		if len(moduleProbs) == 0 {
-			moduleProbs = m.loadSecrets(dir, at)
-		}
-		probs = append(probs, moduleProbs...)
+		probs = append(probs, m.validate(at)...)
+		probs = append(probs, m.loadSecrets(dir, at)...)
 	}
 	allowed, allowedProbs := parseAllowlist(c.AllowedTargets, location{keys: []string{"allowed_targets"}})
 	c.allowed = allowed

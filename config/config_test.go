@@ -59,7 +59,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-port-too-big.yml", "%f:4: module \"default\": port 70000: port must be between 1 and 65535, got 70000"},
 		{"invalid-port-zero.yml", "%f:5: module \"default\": port must be between 1 and 65535, got 0"},
 		{"invalid-require-tls-implicit.yml", "%f:4: module \"submission\": port 465: require_tls applies to starttls ports only, not implicit"},
-		{"invalid-require-tls-module-none.yml", "%f:7: module \"plain\": port 2525: require_tls applies to starttls ports only, not none"},
+		{"invalid-require-tls-module-none.yml", "%f:4: module \"plain\": port 2525: require_tls applies to starttls ports only, not none"},
 		{"invalid-require-tls-none.yml", "%f:4: module \"plain\": port 25: require_tls applies to starttls ports only, not none"},
 		{"invalid-timeout-bogus.yml", "%f:3: module \"default\": expected a duration such as 10s, got a string `soon`"},
 		{"invalid-timeout-negative.yml", "%f:3: module \"default\": timeout must be positive, got -5s"},
@@ -69,13 +69,27 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-tls-missing.yml", "%f:4: module \"default\": port 25: tls must be set to starttls, implicit or none"},
 		{"invalid-too-many-ports.yml", "%f:3: module \"default\": ports lists 33 ports, more than the 32 a module may have"},
 		{"invalid-truncated.yml", "%f:4: did not find expected ',' or '}'"},
-		{"invalid-unknown-auth-key.yml", "%f:7: module \"default\": unknown field password"},
+		{"invalid-unknown-auth-key.yml", "%f:5: module \"default\": auth.password_file is required with auth.username\n%f:5: module \"default\": auth needs the module's own allowed_targets, listing the servers the credentials are for: without it they would go to any target a requester names\n%f:7: module \"default\": unknown field password"},
 		{"invalid-unknown-expect-key.yml", "%f:7: module \"default\": unknown field verify_cert"},
 		{"invalid-unknown-key-in-anchor.yml", "%f:6: module \"base\": unknown field ehlo"},
 		{"invalid-unknown-module-key.yml", "%f:6: module \"default\": unknown field tiemout"},
 		{"invalid-unknown-port-key.yml", "%f:6: module \"default\": port 25: unknown field starttls"},
 		{"invalid-unknown-tls-config-key.yml", "%f:6: module \"default\": unknown field min_tls"},
 		{"invalid-unknown-top-key.yml", "%f:5: unknown field allowed_target"},
+		{"invalid-targets-bogus.yml", "%f:3: module \"m\": targets must be host or mx, got \"domain\""},
+		{"invalid-max-hosts-without-mx.yml", "%f:3: module \"m\": max_hosts applies only with targets: mx"},
+		{"invalid-max-hosts-range.yml", "%f:4: module \"low\": max_hosts must be between 1 and 64, got 0\n%f:8: module \"high\": max_hosts must be between 1 and 64, got 65"},
+		{"invalid-addresses-bogus.yml", "%f:3: module \"m\": addresses must be first or all, got \"some\""},
+		{"invalid-max-addresses.yml", "%f:3: module \"first\": max_addresses applies only with addresses: all\n%f:7: module \"all\": max_addresses must be between 1 and 16, got 17"},
+		{"invalid-dns-server.yml", "%f:3: module \"name\": dns.server \"resolver.example.net\" must be an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:5353); host names are not allowed, since resolving them would bypass the module's resolver\n%f:6: module \"port0\": dns.server \"192.0.2.53:0\": port 0 is not a port\n%f:10: module \"unbracketed\": dns.server \"[2001:db8::53]:99999\" must be an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:5353); host names are not allowed, since resolving them would bypass the module's resolver"},
+		{"invalid-dane-without-dnssec.yml", "%f:3: module \"m\": dane needs dns.dnssec: true (TLSA records count only when DNSSEC-secure)"},
+		{"invalid-mta-sts-tlsrpt-host.yml", "%f:3: module \"m\": mta_sts applies to mail domains only: it needs targets: mx\n%f:4: module \"m\": tlsrpt applies to mail domains only: it needs targets: mx"},
+		{"invalid-expect-needs.yml", "%f:3: module \"m\": expect.dane_match needs dane: true in the module\n%f:3: module \"m\": expect.require_mta_sts needs mta_sts: true in the module\n%f:8: module \"m\": port 25: expect.require_dane needs dane: true in the module\n%f:9: module \"m\": port 25: expect.mta_sts_match needs mta_sts: true in the module"},
+		{"invalid-share-window.yml", "%f:3: module \"long\": share_window must be between 0s (off) and 10m0s, got 11m0s\n%f:6: module \"negative\": share_window must be between 0s (off) and 10m0s, got -1s"},
+		{"invalid-tls-keys-on-none.yml", "%f:3: module \"m\": port 2525: verify_certificate applies to TLS sessions, and a tls: none port never has one\n%f:8: module \"m\": port 2525: tls_config applies to TLS sessions, and a tls: none port never has one\n%f:9: module \"m\": port 2525: min_tls_version applies to TLS sessions, and a tls: none port never has one\n%f:9: module \"m\": port 2525: require_ocsp_staple applies to TLS sessions, and a tls: none port never has one"},
+		{"invalid-port-tls-config.yml", "%f:6: module \"m\": port 465: tls_config.insecure_skip_verify is not supported: the probe always completes the handshake and reports verification on its own gauges; use expect.verify_certificate: false\n%f:9: module \"m\": port 587: tls_config: unable to read CA cert: unable to read file testdata/no-such-ca.pem: open testdata/no-such-ca.pem: no such file or directory"},
+		{"invalid-min-tls-version-spelling.yml", "%f:5: module \"m\": min_tls_version: \"TLS1.2\" is not a TLS version; the versions are TLS10, TLS11, TLS12, TLS13"},
+		{"invalid-many.yml", "%f:4: module \"first\": timeout must be positive, got 0s\n%f:5: module \"first\": ip_protocol must be auto, ip4 or ip6, got \"ipv5\"\n%f:7: module \"first\": port 25: tls must be starttls, implicit or none, got \"ssl\"\n%f:8: module \"first\": port 587: min_tls_version: \"TLS1.3\" is not a TLS version; the versions are TLS10, TLS11, TLS12, TLS13\n%f:13: module \"second\": port 465: require_tls applies to starttls ports only, not implicit\n%f:14: module \"second\": port 465: unknown field bogus\n%f:17: module \"third\": max_hosts must be between 1 and 64, got 100\n%f:19: allowed_targets: \"not a pattern\" is neither a CIDR range nor a domain pattern (example.com, *.example.com)"},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -182,7 +196,7 @@ func TestLoadValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := moduleNames(c); !reflect.DeepEqual(got, []string{"cleartext", "default", "defaults", "merged", "mx", "submission"}) {
+	if got := moduleNames(c); !reflect.DeepEqual(got, []string{"cleartext", "default", "defaults", "domains", "merged", "mx", "submission"}) {
 		t.Errorf("modules = %v", got)
 	}
 

@@ -94,17 +94,6 @@ func (l ErrorList) inFile(file string) ErrorList {
 	return l
 }
 
-// modules returns the modules that have a problem.
-func (l ErrorList) modules() map[string]bool {
-	names := map[string]bool{}
-	for _, e := range l {
-		if e.Module != "" {
-			names[e.Module] = true
-		}
-	}
-	return names
-}
-
 // location locates a problem: the module and port it concerns and the keys
 // from the document's root to the value at fault (a sequence index as its
 // decimal text).

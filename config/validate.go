@@ -59,27 +59,37 @@ func (m *Module) validatePorts(at location) []problem {
 			probs = append(probs, pat.key("port").problem("this port is listed twice"))
 		}
 		seen[p.Port] = true
-		probs = append(probs, m.checkApplies(p, pat)...)
+		probs = append(probs, m.checkApplies(p, pat, at)...)
 		probs = append(probs, m.checkExpectNeeds(p.Expect, pat)...)
 	}
 	return probs
 }
 
-// checkApplies reports settings that cannot apply to port p: TLS
-// expectations and tls_config on a port that never runs TLS, require_tls
-// where TLS is not optional, and a password sent in cleartext.
-func (m *Module) checkApplies(p Port, at location) []problem {
+// checkApplies reports settings that cannot apply to port p, found at at
+// in the module at mat: TLS expectations and tls_config on a port that never
+// runs TLS, require_tls where TLS is not optional, and a password sent in
+// cleartext. An expectation's line is where it is set: the port's expect,
+// else the module's.
+func (m *Module) checkApplies(p Port, at, mat location) []problem {
 	var probs []problem
 	e := m.Expect.merge(p.Expect)
 	add := func(key, format string, args ...any) {
 		probs = append(probs, at.key(key).problem(format, args...))
 	}
+	setAt := func(key string, inPort bool) location {
+		if inPort {
+			return at.key("expect", key)
+		}
+		l := mat.key("expect", key)
+		l.port = p.Port
+		return l
+	}
 	if p.TLS != TLSStartTLS && valueOr(e.RequireTLS, false) {
-		add("expect", "require_tls applies to starttls ports only, not %s", p.TLS)
+		probs = append(probs, setAt("require_tls", p.Expect.RequireTLS != nil).problem("require_tls applies to starttls ports only, not %s", p.TLS))
 	}
 	if p.TLS == TLSNone {
-		for _, key := range tlsOnlyKeys(e) {
-			add("expect", "%s applies to TLS sessions, and a tls: none port never has one", key)
+		for _, key := range tlsOnlyKeys(e, p.Expect) {
+			probs = append(probs, setAt(key.name, key.inPort).problem("%s applies to TLS sessions, and a tls: none port never has one", key.name))
 		}
 		if p.TLSConfig != nil {
 			add("tls_config", "tls_config applies to TLS sessions, and a tls: none port never has one")
@@ -94,18 +104,24 @@ func (m *Module) checkApplies(p Port, at location) []problem {
 	return probs
 }
 
-// tlsOnlyKeys names the expectations of e that demand something of a TLS
-// session.
-func tlsOnlyKeys(e Expect) []string {
-	var keys []string
+// expectKey names an expectation and whether the port itself sets it.
+type expectKey struct {
+	name   string
+	inPort bool
+}
+
+// tlsOnlyKeys names the expectations of e (port's merged into the module's)
+// that demand something of a TLS session.
+func tlsOnlyKeys(e, port Expect) []expectKey {
+	var keys []expectKey
 	if valueOr(e.VerifyCertificate, false) {
-		keys = append(keys, "verify_certificate")
+		keys = append(keys, expectKey{"verify_certificate", port.VerifyCertificate != nil})
 	}
 	if e.MinTLSVersion != nil {
-		keys = append(keys, "min_tls_version")
+		keys = append(keys, expectKey{"min_tls_version", port.MinTLSVersion != nil})
 	}
 	if valueOr(e.RequireOCSPStaple, false) {
-		keys = append(keys, "require_ocsp_staple")
+		keys = append(keys, expectKey{"require_ocsp_staple", port.RequireOCSPStaple != nil})
 	}
 	return keys
 }
