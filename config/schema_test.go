@@ -3,7 +3,7 @@ package config
 import (
 	"errors"
 	"net/netip"
-		"path/filepath"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
