@@ -1,6 +1,10 @@
 package config
 
-import "go.yaml.in/yaml/v3"
+import (
+	"bytes"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // Hidden replaces the usernames in MaskedYAML.
 const Hidden = "<hidden>"
@@ -18,5 +22,11 @@ func (c *Config) MaskedYAML() ([]byte, error) {
 		}
 		shown.Modules[name] = &masked
 	}
-	return yaml.Marshal(shown)
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(shown); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), enc.Close()
 }
