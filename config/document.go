@@ -63,17 +63,19 @@ func lookup(n *yaml.Node, key string) (k, v *yaml.Node) {
 func mergeSources(n *yaml.Node) []*yaml.Node {
 	var sources []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if !isMergeKey(n.Content[i]) {
-			continue
-		}
-		v := resolve(n.Content[i+1])
-		if v.Kind == yaml.SequenceNode {
-			sources = append(sources, v.Content...)
-		} else {
-			sources = append(sources, v)
+		if isMergeKey(n.Content[i]) {
+			sources = append(sources, merged(n.Content[i+1])...)
 		}
 	}
 	return sources
+}
+
+// merged returns the mappings a "<<" value names: one alias, or a list.
+func merged(v *yaml.Node) []*yaml.Node {
+	if v = resolve(v); v.Kind == yaml.SequenceNode {
+		return v.Content
+	}
+	return []*yaml.Node{v}
 }
 
 // child returns the node naming key in n (the key of a mapping entry, or
@@ -216,7 +218,7 @@ func (c *keyChecker) checkStruct(n *yaml.Node, t reflect.Type) {
 		field, known := fields[k.Value]
 		switch {
 		case isMergeKey(k):
-			for _, source := range mergeSources(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{k, v}}) {
+			for _, source := range merged(v) {
 				c.check(source, t)
 			}
 		case !known:
