@@ -25,7 +25,7 @@ IMAGE ?= smtp_exporter
 CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 HELM ?= helm
 
-.PHONY: all build crossbuild tarballs image test vet fmt fuzz dnslab e2e-postfix deploy-test image-test systemd-test release-test manifests ci clean
+.PHONY: all build crossbuild tarballs image test vet fmt fuzz examples dnslab e2e-postfix e2e deploy-test image-test systemd-test release-test manifests ci clean
 
 all: vet test build
 
@@ -60,11 +60,21 @@ fuzz:
 	for f in $(FUZZ_TARGETS); do $(GO) test ./collector -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
 	for f in $(DNS_FUZZ_TARGETS); do $(GO) test ./internal/dnsclient -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
 
+examples: build
+	promtool check config examples/prometheus.yml
+	amtool check-config examples/alertmanager.yml
+	for f in examples/smtp_exporter*.yml; do ./smtp_exporter --config.check --config.file="$$f" || exit 1; done
+
+# The end-to-end targets run in the network namespace smtp-exporter-test
+# (test/lib.sh): they never touch the machine's own mail server or ports.
 dnslab:
 	bash test/dnslab/run.sh
 
 e2e-postfix:
 	bash test/postfix/run.sh
+
+e2e:
+	bash test/e2e/run.sh
 
 # The chart (helm lint, helm template over deploy/helm/ci/*.yaml, every
 # object decoded strictly) and deploy/kubernetes/ against a fresh render;

@@ -66,7 +66,7 @@ func serveSMTP(conn net.Conn, delay time.Duration) {
 type exporterProcess struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *bytes.Buffer
+	stderr *lockedWriter // over a *bytes.Buffer
 }
 
 func startLimitedExporter(t *testing.T, configYAML string) *exporterProcess {
@@ -84,11 +84,11 @@ func startLimitedExporter(t *testing.T, configYAML string) *exporterProcess {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	p := &exporterProcess{addr: addr, stderr: &bytes.Buffer{}}
+	p := &exporterProcess{addr: addr, stderr: &lockedWriter{w: &bytes.Buffer{}}}
 	// ulimit lowers the hard limit too: Go raises the soft limit to the hard one.
 	p.cmd = exec.Command("sh", "-c", `ulimit -n `+strconv.Itoa(floodDescriptorLimit)+` && exec "$0" "$@"`,
 		bin, "--config.file", cfg, "--web.listen-address", addr, "--log.level", "debug")
-	p.cmd.Stderr = &lockedWriter{w: p.stderr}
+	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func startLimitedExporter(t *testing.T, configYAML string) *exporterProcess {
 			return p
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("exporter did not start:\n%s", p.stderr)
+			t.Fatalf("exporter did not start:\n%s", p.stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -115,6 +115,13 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// String reads what was written, while the process may still write.
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprint(l.w)
 }
 
 // resources reads the exporter's descriptors, goroutines and heap from its

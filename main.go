@@ -92,12 +92,7 @@ func run(ctx context.Context, args []string) int {
 	}
 	logger := promslog.New(o.log)
 	if *o.configCheck {
-		if _, err := config.Load(*o.configFile); err != nil {
-			logger.Error("invalid configuration", "err", err)
-			return 1
-		}
-		logger.Info("configuration is valid", "file", *o.configFile)
-		return 0
+		return checkConfig(*o.configFile, logger)
 	}
 
 	budget, err := descriptorBudget(*o.maxConns)
@@ -143,22 +138,14 @@ func newMux(o options, reg *prometheus.Registry, cfg *config.SafeConfig, sockets
 		Sockets:       sockets,
 		Logger:        logger,
 	})
-	landing, err := web.NewLandingPage(web.LandingConfig{
-		Name:        "SMTP Exporter",
-		Description: "Prometheus exporter probing every SMTP port of a target at once",
-		Version:     version.Info(),
-		Links: []web.LandingLinks{
-			{Address: *o.metricsPath, Text: "Exporter metrics"},
-			{Address: "/probe?target=localhost&debug=true", Text: "Probe localhost (debug)"},
-			{Address: "/history", Text: "Recent probes and their transcripts"},
-		},
-	})
-	if err != nil {
+	landing := landingPage{metricsPath: *o.metricsPath, config: cfg.Get}
+	if _, err := landing.build(); err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/probe", probe)
 	mux.Handle("/history", history)
+	mux.Handle("/config", configHandler(cfg.Get))
 	mux.Handle(*o.metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, Registry: reg}))
 	mux.HandleFunc("/-/reload", reloadHandler(reloads))
 	mux.HandleFunc("/-/healthy", ok)

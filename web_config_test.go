@@ -62,7 +62,7 @@ func TestWebConfigProtectsEveryEndpoint(t *testing.T) {
 	}
 	addr := startExporter(t, "--web.config.file="+webConfig)
 
-	for _, path := range []string{"/", "/metrics", "/probe?target=127.0.0.1:1", "/history", "/-/healthy", "/-/ready", "/-/reload"} {
+	for _, path := range []string{"/", "/metrics", "/probe?target=127.0.0.1:1", "/history", "/config", "/-/healthy", "/-/ready", "/-/reload"} {
 		for _, tc := range []struct {
 			user, password string
 			want           int

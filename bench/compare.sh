@@ -33,6 +33,7 @@ die() { log "ERROR: $*"; exit 1; }
 
 bench_preflight
 apt_install_missing "" postfix openssl ca-certificates jq
+in_test_netns "$@" # the rest, in the test network namespace (test/lib.sh)
 
 # build REV DEST: builds smtp_exporter at git revision REV ("." = the
 # working tree, uncommitted changes included).

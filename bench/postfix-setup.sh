@@ -14,7 +14,8 @@
 #   BENCH_PROCESSES  default_process_limit (default 200)
 #
 # Services, on BENCH_HOST only (a separate instance, `postfix -c DIR`;
-# /etc/postfix is not touched, the system Postfix is left alone):
+# /etc/postfix is not touched, the system Postfix is left alone; it runs in
+# the network namespace smtp-exporter-test, see test/lib.sh):
 #   25   smtpd, STARTTLS offered (smtpd_tls_security_level=may)
 #   465  smtpd, implicit TLS (wrappermode)
 #   587  smtpd, STARTTLS required (smtpd_tls_security_level=encrypt)
@@ -37,6 +38,7 @@ log() { printf 'postfix-setup.sh: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 # shellcheck source=test/lib.sh
 . "$(dirname "$0")/../test/lib.sh"
+in_test_netns "$@" # the bench Postfix lives in the test network namespace
 
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 [[ $BENCH_DIR == /* ]] || die "BENCH_DIR must be an absolute path"

@@ -37,6 +37,10 @@
 #   6. a fresh smtp_exporter with INFLIGHT probes in flight against a tarpit
 #      that never greets (5 s budget), sampling RSS and goroutines;
 #   7. prints the report and tears everything down.
+# Steps 2 to 7 run in the network namespace smtp-exporter-test (test/lib.sh
+# in_test_netns): the bench Postfix, the exporters and the tarpit listen on
+# its loopback, and nothing of the machine's own network is touched. The
+# namespace costs loopback traffic nothing, so the figures are comparable.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -66,6 +70,9 @@ bench_preflight
 # Debian starts the blackbox_exporter service where systemd runs; the
 # benchmark runs its own instance on its own port, so that one may stay.
 apt_install_missing "" postfix prometheus-blackbox-exporter openssl ca-certificates
+# The rest runs in the network namespace smtp-exporter-test (test/lib.sh),
+# which has no route out: packages come first.
+in_test_netns "$@"
 command -v go >/dev/null || die "Go is not in PATH (go.mod wants $(awk '/^go /{print $2}' "$REPO/go.mod"))"
 
 # --- 2. build ----------------------------------------------------------------

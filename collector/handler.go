@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -194,7 +195,7 @@ func (h *Handler) parse(r *http.Request) (*probeRequest, *requestError) {
 		req.moduleName = "default"
 	}
 	if req.module = req.cfg.Modules[req.moduleName]; req.module == nil {
-		return nil, badRequest("unknown_module", "unknown module %q", req.moduleName)
+		return nil, badRequest("unknown_module", "unknown module %q; the modules are %s", req.moduleName, strings.Join(req.cfg.ModuleNames(), ", "))
 	}
 	req.debug, _ = strconv.ParseBool(q.Get("debug"))
 	budget, reqErr := h.budget(r, req.module.Timeout)

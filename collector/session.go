@@ -186,11 +186,11 @@ func ipFamily(a netip.Addr) int {
 // handshake runs TLS over the raw connection. Certificate facts are kept
 // even when the handshake fails after the Certificate message.
 func (s *session) handshake() error {
-	name := s.module.TLSConfig.ServerName
+	name := s.ep.Settings.ServerName
 	if name == "" {
 		name = s.ep.Host
 	}
-	base := s.module.ClientTLSConfig()
+	base := s.ep.Settings.ClientTLSConfig() // the port's tls_config, else the module's
 	tc := tls.Client(s.raw, clientTLSConfig(base, name, &s.capture))
 	// Handshake, not HandshakeContext: the raw conn's deadline and the
 	// AfterFunc that closes it already bound the handshake by the probe's

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/smtp-exporter/smtp_exporter/internal/specialaddr"
@@ -17,29 +18,40 @@ type allowlist struct {
 // empty reports whether the list admits every target.
 func (a allowlist) empty() bool { return len(a.prefixes) == 0 && len(a.domains) == 0 }
 
-func parseAllowlist(entries []string) (allowlist, error) {
+// parseAllowlist parses the entries of an allowed_targets list found at
+// at, with a problem for each entry that is neither a range nor a pattern.
+func parseAllowlist(entries []string, at location) (allowlist, []problem) {
 	var a allowlist
-	for _, e := range entries {
-		if strings.Contains(e, "/") {
-			p, err := netip.ParsePrefix(e)
-			if err != nil {
-				return a, fmt.Errorf("allowed_targets: %q is not a CIDR range: %w", e, err)
-			}
-			a.prefixes = append(a.prefixes, unmapPrefix(p))
-			continue
+	var probs []problem
+	for i, e := range entries {
+		if err := a.add(e); err != nil {
+			probs = append(probs, at.key(strconv.Itoa(i)).problem("allowed_targets: %v", err))
 		}
-		if ip, err := netip.ParseAddr(e); err == nil {
-			ip = ip.Unmap()
-			a.prefixes = append(a.prefixes, netip.PrefixFrom(ip, ip.BitLen()))
-			continue
-		}
-		d := strings.TrimSuffix(strings.ToLower(e), ".")
-		if !validDomainPattern(strings.TrimPrefix(d, "*.")) {
-			return a, fmt.Errorf("allowed_targets: %q is neither a CIDR range nor a domain pattern (example.com, *.example.com)", e)
-		}
-		a.domains = append(a.domains, d)
 	}
-	return a, nil
+	return a, probs
+}
+
+// add parses entry e: a CIDR range, an address or a domain pattern.
+func (a *allowlist) add(e string) error {
+	if strings.Contains(e, "/") {
+		p, err := netip.ParsePrefix(e)
+		if err != nil {
+			return fmt.Errorf("%q is not a CIDR range: %w", e, err)
+		}
+		a.prefixes = append(a.prefixes, unmapPrefix(p))
+		return nil
+	}
+	if ip, err := netip.ParseAddr(e); err == nil {
+		ip = ip.Unmap()
+		a.prefixes = append(a.prefixes, netip.PrefixFrom(ip, ip.BitLen()))
+		return nil
+	}
+	d := strings.TrimSuffix(strings.ToLower(e), ".")
+	if !validDomainPattern(strings.TrimPrefix(d, "*.")) {
+		return fmt.Errorf("%q is neither a CIDR range nor a domain pattern (example.com, *.example.com)", e)
+	}
+	a.domains = append(a.domains, d)
+	return nil
 }
 
 // validDomainPattern accepts dot-separated labels of letters, digits,

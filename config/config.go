@@ -3,16 +3,15 @@
 package config
 
 import (
-	"bytes"
 	"crypto/tls"
 	_ "embed"
 	"errors"
 	"fmt"
-	"io"
+
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -62,6 +61,7 @@ type Config struct {
 	AllowedTargets []string `yaml:"allowed_targets,omitempty"`
 
 	allowed allowlist
+	shipped []string // the embedded default's modules the file left in force
 }
 
 // Module is one way of probing a target: which ports, how, and what to expect.
@@ -84,6 +84,30 @@ type Module struct {
 	// target must pass both. Mandatory with Auth: credentials go only to
 	// the servers their owner listed.
 	AllowedTargets []string `yaml:"allowed_targets,omitempty"`
+	// Targets says what a target names: a host (TargetsHost) or a mail
+	// domain whose MX hosts are probed (TargetsMX).
+	Targets TargetKind `yaml:"targets"`
+	// MaxHosts caps the MX hosts probed (targets: mx only); see HostLimit.
+	MaxHosts *int `yaml:"max_hosts,omitempty"`
+	// Addresses says which addresses of a host are dialled: the first
+	// (AddressesFirst) or every one (AddressesAll).
+	Addresses AddressMode `yaml:"addresses"`
+	// MaxAddresses caps the addresses probed per family (addresses: all
+	// only); see AddressLimit.
+	MaxAddresses *int `yaml:"max_addresses,omitempty"`
+	// DNS chooses the module's resolver and whether it trusts DNSSEC.
+	DNS DNS `yaml:"dns,omitempty"`
+	// ReverseDNS checks the dialled address's PTR name and the greeting.
+	ReverseDNS bool `yaml:"reverse_dns,omitempty"`
+	// DANE looks up and checks TLSA records; needs DNS.DNSSEC.
+	DANE bool `yaml:"dane,omitempty"`
+	// MTASTS fetches and checks the domain's MTA-STS policy (targets: mx).
+	MTASTS bool `yaml:"mta_sts,omitempty"`
+	// TLSRPT reads the domain's TLS-RPT record (targets: mx).
+	TLSRPT bool `yaml:"tlsrpt,omitempty"`
+	// ShareWindow lets probes of the same target and module that start
+	// within it share one probe; 0 turns sharing off.
+	ShareWindow time.Duration `yaml:"share_window,omitempty"`
 
 	tlsBase *tls.Config
 	allowed allowlist
@@ -109,6 +133,10 @@ type Port struct {
 	TLS TLSMode `yaml:"tls"`
 	// Expect overrides the module's expectations key by key.
 	Expect Expect `yaml:"expect,omitempty"`
+	// TLSConfig, when set, replaces the module's tls_config on this port.
+	TLSConfig *promconfig.TLSConfig `yaml:"tls_config,omitempty"`
+
+	tlsBase *tls.Config
 }
 
 // Expect is a set of expectations; a nil field is unset.
@@ -120,6 +148,18 @@ type Expect struct {
 	VerifyCertificate *bool `yaml:"verify_certificate,omitempty"`
 	// MinTLSVersion fails a TLS session older than this version.
 	MinTLSVersion *promconfig.TLSVersion `yaml:"min_tls_version,omitempty"`
+	// DANEMatch fails an endpoint with usable TLSA records none of which
+	// matches the served chain (default true with dane).
+	DANEMatch *bool `yaml:"dane_match,omitempty"`
+	// RequireDANE fails an endpoint without usable TLSA records.
+	RequireDANE *bool `yaml:"require_dane,omitempty"`
+	// MTASTSMatch fails, under an enforced MTA-STS policy, an endpoint that
+	// does not meet it (default true with mta_sts).
+	MTASTSMatch *bool `yaml:"mta_sts_match,omitempty"`
+	// RequireMTASTS fails every endpoint when no MTA-STS policy is in force.
+	RequireMTASTS *bool `yaml:"require_mta_sts,omitempty"`
+	// RequireOCSPStaple fails a TLS session without a stapled OCSP response.
+	RequireOCSPStaple *bool `yaml:"require_ocsp_staple,omitempty"`
 }
 
 // Auth holds credentials for SMTP AUTH.
@@ -152,6 +192,30 @@ type Settings struct {
 	VerifyCertificate bool
 	// MinTLSVersion is the lowest acceptable version; 0 for none.
 	MinTLSVersion uint16
+	// DANEMatch: usable TLSA records must match the served chain.
+	DANEMatch bool
+	// RequireDANE: the endpoint must have usable TLSA records.
+	RequireDANE bool
+	// MTASTSMatch: under an enforced MTA-STS policy the endpoint must meet it.
+	MTASTSMatch bool
+	// RequireMTASTS: an MTA-STS policy must be in force.
+	RequireMTASTS bool
+	// RequireOCSPStaple: the server must staple an OCSP response.
+	RequireOCSPStaple bool
+	// ServerName is the name certificates are checked against; empty: the
+	// endpoint's host.
+	ServerName string
+
+	clientTLS *tls.Config
+}
+
+// ClientTLSConfig returns the tls.Config of the endpoint's tls_config (the
+// port's own, else the module's); callers must clone it before changing it.
+func (s Settings) ClientTLSConfig() *tls.Config {
+	if s.clientTLS == nil {
+		return &tls.Config{}
+	}
+	return s.clientTLS
 }
 
 // EndpointSettings returns the settings for port: the module's own entry when
@@ -167,264 +231,200 @@ func (m *Module) EndpointSettings(port int) Settings {
 			p = listed
 		}
 	}
-	return m.Expect.merge(p.Expect).settings(p.TLS)
+	s := m.Expect.merge(p.Expect).settings(p.TLS, m)
+	s.ServerName, s.clientTLS = m.TLSConfig.ServerName, m.tlsBase
+	if p.TLSConfig != nil {
+		s.ServerName, s.clientTLS = p.TLSConfig.ServerName, p.tlsBase
+	}
+	return s
 }
 
-// merge returns e with every key that override sets replaced.
-func (e Expect) merge(override Expect) Expect {
-	if override.RequireTLS != nil {
-		e.RequireTLS = override.RequireTLS
+// override returns override when it is set, else base.
+func override[T any](base, override *T) *T {
+	if override != nil {
+		return override
 	}
-	if override.VerifyCertificate != nil {
-		e.VerifyCertificate = override.VerifyCertificate
+	return base
+}
+
+// merge returns e with every key that o sets replaced.
+func (e Expect) merge(o Expect) Expect {
+	return Expect{
+		RequireTLS:        override(e.RequireTLS, o.RequireTLS),
+		VerifyCertificate: override(e.VerifyCertificate, o.VerifyCertificate),
+		MinTLSVersion:     override(e.MinTLSVersion, o.MinTLSVersion),
+		DANEMatch:         override(e.DANEMatch, o.DANEMatch),
+		RequireDANE:       override(e.RequireDANE, o.RequireDANE),
+		MTASTSMatch:       override(e.MTASTSMatch, o.MTASTSMatch),
+		RequireMTASTS:     override(e.RequireMTASTS, o.RequireMTASTS),
+		RequireOCSPStaple: override(e.RequireOCSPStaple, o.RequireOCSPStaple),
 	}
-	if override.MinTLSVersion != nil {
-		e.MinTLSVersion = override.MinTLSVersion
+}
+
+// valueOr is *b, or def when b is unset.
+func valueOr(b *bool, def bool) bool {
+	if b == nil {
+		return def
 	}
-	return e
+	return *b
 }
 
 // settings applies the defaults: require_tls only means something on a
 // STARTTLS port, and certificates are verified by default where TLS is
 // mandatory (implicit or required), not on opportunistic STARTTLS, where MTAs
-// accept any certificate unless DANE or MTA-STS says otherwise.
-func (e Expect) settings(mode TLSMode) Settings {
+// accept any certificate unless DANE or MTA-STS says otherwise. DANE and
+// MTA-STS matching default to on where the module looks them up.
+func (e Expect) settings(mode TLSMode, m *Module) Settings {
 	s := Settings{TLS: mode}
-	s.RequireTLS = mode == TLSStartTLS && e.RequireTLS != nil && *e.RequireTLS
-	s.VerifyCertificate = mode == TLSImplicit || s.RequireTLS
-	if e.VerifyCertificate != nil {
-		s.VerifyCertificate = *e.VerifyCertificate
-	}
+	s.RequireTLS = mode == TLSStartTLS && valueOr(e.RequireTLS, false)
+	s.VerifyCertificate = valueOr(e.VerifyCertificate, mode == TLSImplicit || s.RequireTLS)
 	if e.MinTLSVersion != nil {
 		s.MinTLSVersion = uint16(*e.MinTLSVersion)
 	}
+	s.DANEMatch = m.DANE && valueOr(e.DANEMatch, true)
+	s.RequireDANE = m.DANE && valueOr(e.RequireDANE, false)
+	s.MTASTSMatch = m.MTASTS && valueOr(e.MTASTSMatch, true)
+	s.RequireMTASTS = m.MTASTS && valueOr(e.RequireMTASTS, false)
+	s.RequireOCSPStaple = valueOr(e.RequireOCSPStaple, false)
 	return s
 }
 
-// UnmarshalYAML fills in the module defaults. It takes the unmarshal
-// function rather than a yaml.Node: yaml.v3 keeps the decoder's strictness
-// (unknown keys are errors, with their line) only for this form.
+// UnmarshalYAML fills in the module defaults.
 func (m *Module) UnmarshalYAML(unmarshal func(any) error) error {
 	type plain Module
-	*m = Module{Timeout: DefaultTimeout, IPProtocol: IPProtocolAuto}
+	*m = Module{Timeout: DefaultTimeout, IPProtocol: IPProtocolAuto, Targets: TargetsHost, Addresses: AddressesFirst}
 	return unmarshal((*plain)(m))
 }
 
-func (m *Module) validate() error {
-	if m.Timeout <= 0 {
-		return fmt.Errorf("timeout must be positive, got %s", m.Timeout)
-	}
-	if strings.ContainsAny(m.EHLOHostname, " \t\r\n\x00") {
-		return fmt.Errorf("ehlo_hostname %q must not contain spaces or control characters", m.EHLOHostname)
-	}
-	switch m.IPProtocol {
-	case IPProtocolAuto, IPProtocol4, IPProtocol6:
-	default:
-		return fmt.Errorf("ip_protocol must be auto, ip4 or ip6, got %q", m.IPProtocol)
-	}
-	if m.TLSConfig.InsecureSkipVerify {
-		return errors.New("tls_config.insecure_skip_verify is not supported: the probe always completes the handshake and reports verification on its own gauges; use expect.verify_certificate: false")
-	}
-	if len(m.Ports) == 0 {
-		return errors.New("ports must list at least one port")
-	}
-	if len(m.Ports) > MaxPorts {
-		return fmt.Errorf("ports lists %d ports, more than the %d a module may have", len(m.Ports), MaxPorts)
-	}
-	if err := m.validatePorts(); err != nil {
-		return err
-	}
-	if err := m.Auth.validate(); err != nil {
-		return err
-	}
-	return m.validateAllowed()
-}
-
-// validateAllowed parses the module's allowed_targets, which a module with
-// auth must have: otherwise its credentials would go to whatever host a
-// requester names.
-func (m *Module) validateAllowed() error {
-	allowed, err := parseAllowlist(m.AllowedTargets)
+// loadSecrets makes relative paths relative to dir, builds the TLS configs
+// and reads the password file, so that a missing file is a config error
+// rather than a failed probe.
+func (m *Module) loadSecrets(dir string, at location) []problem {
+	var probs []problem
+	base, err := newTLSConfig(&m.TLSConfig, dir)
 	if err != nil {
-		return err
+		probs = append(probs, at.key("tls_config").problem("tls_config: %v", err))
 	}
-	if m.Auth.Enabled() && allowed.empty() {
-		return errors.New("auth needs the module's own allowed_targets, listing the servers the credentials are for: without it they would go to any target a requester names")
-	}
-	m.allowed = allowed
-	return nil
-}
-
-func (m *Module) validatePorts() error {
-	seen := map[int]bool{}
-	for _, p := range m.Ports {
-		if err := p.validate(); err != nil {
-			return err
-		}
-		if seen[p.Port] {
-			return fmt.Errorf("port %d is listed twice", p.Port)
-		}
-		seen[p.Port] = true
-		effective := m.Expect.merge(p.Expect)
-		if p.TLS != TLSStartTLS && effective.RequireTLS != nil && *effective.RequireTLS {
-			return fmt.Errorf("port %d: require_tls applies to starttls ports only, not %s", p.Port, p.TLS)
-		}
-		if p.TLS == TLSNone && m.Auth.Enabled() && !m.Auth.InsecureAuth {
-			return fmt.Errorf("port %d: auth on a port without TLS sends the password in cleartext; set auth.insecure_auth: true to allow it", p.Port)
-		}
-	}
-	return nil
-}
-
-// validate checks a port entry on its own.
-func (p Port) validate() error {
-	if p.Port < 1 || p.Port > 65535 {
-		return fmt.Errorf("port must be between 1 and 65535, got %d", p.Port)
-	}
-	switch p.TLS {
-	case TLSStartTLS, TLSImplicit, TLSNone:
-		return nil
-	case "":
-		return fmt.Errorf("port %d: tls must be set to starttls, implicit or none", p.Port)
-	}
-	return fmt.Errorf("port %d: tls must be starttls, implicit or none, got %q", p.Port, p.TLS)
-}
-
-func (a *Auth) validate() error {
-	if !a.Enabled() {
-		if a.PasswordFile != "" || a.Mechanism != "" {
-			return errors.New("auth.username is required when auth is configured")
-		}
-		return nil
-	}
-	if a.Mechanism == "" {
-		a.Mechanism = MechanismPlain
-	}
-	a.Mechanism = strings.ToUpper(a.Mechanism)
-	if a.Mechanism != MechanismPlain && a.Mechanism != MechanismLogin {
-		return fmt.Errorf("auth.mechanism must be PLAIN or LOGIN, got %q", a.Mechanism)
-	}
-	if a.PasswordFile == "" {
-		return errors.New("auth.password_file is required with auth.username")
-	}
-	return nil
-}
-
-// loadSecrets makes relative paths relative to dir and reads password files,
-// so that a missing file is a config error rather than a failed probe.
-func (c *Config) loadSecrets(dir string) error {
-	for name, m := range c.Modules {
-		m.TLSConfig.SetDirectory(dir)
-		base, err := promconfig.NewTLSConfig(&m.TLSConfig)
-		if err != nil {
-			return fmt.Errorf("module %q: tls_config: %w", name, err)
-		}
-		m.tlsBase = base
-		if !m.Auth.Enabled() {
+	m.tlsBase = base
+	for i := range m.Ports {
+		p := &m.Ports[i]
+		if p.TLSConfig == nil {
 			continue
 		}
-		m.Auth.PasswordFile = promconfig.JoinDir(dir, m.Auth.PasswordFile)
-		pw, err := os.ReadFile(m.Auth.PasswordFile)
-		if err != nil {
-			return fmt.Errorf("module %q: auth.password_file: %w", name, err)
-		}
-		m.Auth.password = promconfig.Secret(strings.TrimRight(string(pw), "\r\n"))
-	}
-	return nil
-}
-
-var (
-	yamlFieldError = regexp.MustCompile(`field (\S+) not found in type \S+`)
-	yamlTypeError  = regexp.MustCompile("cannot unmarshal !!(\\w+) (`[^`]*` )?into (\\S+)")
-)
-
-// yamlKinds and goKinds name YAML node tags and Go types in words, so that
-// type errors do not leak Go type names such as config.plain.
-var (
-	yamlKinds = map[string]string{
-		"str": "a string", "int": "a number", "float": "a number", "bool": "a boolean",
-		"seq": "a list", "map": "a mapping", "null": "nothing", "binary": "binary data",
-	}
-	goKinds = map[string]string{
-		"int": "a number", "bool": "true or false", "string": "a string",
-		"time.Duration": "a duration such as 10s", "config.TLSMode": "a string",
-		"config.Secret": "a string", "config.TLSVersion": "a TLS version such as TLS12",
-	}
-)
-
-// describeTypeError turns yaml.v3's "cannot unmarshal !!str `x` into int"
-// into "expected a number, got a string `x`".
-func describeTypeError(msg string) string {
-	m := yamlTypeError.FindStringSubmatch(msg)
-	got, ok := yamlKinds[m[1]]
-	if !ok {
-		got = "!!" + m[1]
-	}
-	want, ok := goKinds[m[3]]
-	switch {
-	case ok:
-	case strings.HasPrefix(m[3], "[]"):
-		want = "a list"
-	default: // maps and the config structs
-		want = "a mapping"
-	}
-	return strings.TrimSpace(fmt.Sprintf("expected %s, got %s %s", want, got, m[2]))
-}
-
-// Parse decodes a configuration strictly: unknown keys are errors.
-// Relative file paths are taken relative to dir.
-func Parse(data []byte, dir string) (*Config, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	c := &Config{}
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // EOF: an empty file
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
-		msg = yamlFieldError.ReplaceAllString(msg, "unknown field $1")
-		msg = yamlTypeError.ReplaceAllStringFunc(msg, describeTypeError)
-		// An anchor's errors repeat at each alias: say each line once.
-		return nil, errors.New(strings.Join(slices.Compact(strings.Split(strings.TrimSpace(msg), "\n  ")), "; "))
-	}
-	if len(c.Modules) == 0 {
-		return nil, errors.New("no modules defined")
-	}
-	for _, name := range slices.Sorted(maps.Keys(c.Modules)) {
-		m := c.Modules[name]
-		if m == nil {
-			return nil, fmt.Errorf("module %q is empty", name)
-		}
-		if err := m.validate(); err != nil {
-			return nil, fmt.Errorf("module %q: %w", name, err)
+		if p.tlsBase, err = newTLSConfig(p.TLSConfig, dir); err != nil {
+			probs = append(probs, at.portEntry(i, p.Port).key("tls_config").problem("tls_config: %v", err))
 		}
 	}
-	allowed, err := parseAllowlist(c.AllowedTargets)
+	if !m.Auth.Enabled() || m.Auth.PasswordFile == "" {
+		return probs
+	}
+	m.Auth.PasswordFile = promconfig.JoinDir(dir, m.Auth.PasswordFile)
+	pw, err := os.ReadFile(m.Auth.PasswordFile)
 	if err != nil {
-		return nil, err
+		return append(probs, at.key("auth", "password_file").problem("auth.password_file: %v", err))
 	}
-	c.allowed = allowed
-	if err := c.loadSecrets(dir); err != nil {
-		return nil, err
+	m.Auth.password = promconfig.Secret(strings.TrimRight(string(pw), "\r\n"))
+	return probs
+}
+
+// newTLSConfig builds the tls.Config of c with relative paths taken from dir.
+func newTLSConfig(c *promconfig.TLSConfig, dir string) (*tls.Config, error) {
+	c.SetDirectory(dir)
+	return promconfig.NewTLSConfig(c)
+}
+
+// Parse decodes and validates a configuration strictly: unknown keys are
+// errors. Relative file paths are taken relative to dir. Its error is an
+// ErrorList holding every problem found, each with its line.
+func Parse(data []byte, dir string) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, ErrorList{syntaxError(err)}
+	}
+	doc := newDocument(&root)
+	errs := doc.checkKeys(reflect.TypeFor[Config]())
+	c := &Config{}
+	if err := root.Decode(c); err != nil {
+		errs = append(errs, decodeErrors(err)...)
+	}
+	errs = doc.attribute(errs)
+	// The decoder leaves out a module with a type error: the others are
+	// still checked.
+	if len(errs) == 0 || len(c.Modules) > 0 {
+		errs = append(errs, doc.locate(c.validate(dir))...)
+	}
+	if len(errs) > 0 {
+		return nil, errs.sorted()
 	}
 	return c, nil
 }
 
-// Load reads the configuration at path, or the embedded default when path is
-// empty. Errors name the file.
-func Load(path string) (*Config, error) {
-	if path == "" {
-		c, err := Parse(defaultYAML, ".")
-		if err != nil {
-			return nil, fmt.Errorf("embedded default config: %w", err)
+// validate checks every module, then the global allowed_targets.
+func (c *Config) validate(dir string) []problem {
+	if len(c.Modules) == 0 {
+		return []problem{{msg: "no modules defined"}}
+	}
+	var probs []problem
+	for _, name := range slices.Sorted(maps.Keys(c.Modules)) {
+		at := location{module: name, keys: []string{"modules", name}}
+		m := c.Modules[name]
+		if m == nil {
+			probs = append(probs, at.problem("the module is empty"))
+			continue
 		}
-		return c, nil
+		probs = append(probs, m.validate(at)...)
+		probs = append(probs, m.loadSecrets(dir, at)...)
+	}
+	allowed, allowedProbs := parseAllowlist(c.AllowedTargets, location{keys: []string{"allowed_targets"}})
+	c.allowed = allowed
+	return append(probs, allowedProbs...)
+}
+
+// Load reads the configuration at path, or the embedded default when path is
+// empty. A file's modules come with the shipped ones (default, mx,
+// submission) that it does not define itself. Errors name the file.
+func Load(path string) (*Config, error) {
+	shipped, err := Parse(defaultYAML, ".")
+	if err != nil {
+		return nil, fmt.Errorf("embedded default config: %w", err)
+	}
+	if path == "" {
+		shipped.shipped = shipped.moduleNames()
+		return shipped, nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	c, err := Parse(data, filepath.Dir(path))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	var list ErrorList
+	if errors.As(err, &list) {
+		return nil, list.inFile(path)
 	}
+	if err != nil {
+		return nil, err
+	}
+	c.addShipped(shipped)
 	return c, nil
 }
+
+// addShipped adds the shipped modules the file does not define.
+func (c *Config) addShipped(shipped *Config) {
+	for name, m := range shipped.Modules {
+		if _, defined := c.Modules[name]; !defined {
+			c.Modules[name] = m
+			c.shipped = append(c.shipped, name)
+		}
+	}
+	slices.Sort(c.shipped)
+}
+
+// moduleNames returns the module names, sorted.
+func (c *Config) moduleNames() []string { return slices.Sorted(maps.Keys(c.Modules)) }
+
+// ModuleNames returns the names of every module in force, sorted.
+func (c *Config) ModuleNames() []string { return c.moduleNames() }
+
+// Shipped reports whether module name is one of the embedded default
+// modules, in force because the file does not define a module of that name.
+func (c *Config) Shipped(name string) bool { return slices.Contains(c.shipped, name) }

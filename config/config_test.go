@@ -22,60 +22,74 @@ import (
 func TestLoadInvalid(t *testing.T) {
 	tests := []struct {
 		file string
-		want string // after "testdata/<file>: "
+		want string // every problem, one a line; %f stands for the file's path
 	}{
-		{"invalid-unknown-top-key.yml", "line 5: unknown field allowed_target"},
-		{"invalid-unknown-module-key.yml", "line 6: unknown field tiemout"},
-		{"invalid-unknown-port-key.yml", "line 6: unknown field starttls"},
-		{"invalid-unknown-expect-key.yml", "line 7: unknown field verify_cert"},
-		{"invalid-unknown-tls-config-key.yml", "line 6: unknown field min_tls"},
-		{"invalid-unknown-auth-key.yml", "line 7: unknown field password"},
-		{"invalid-unknown-key-in-anchor.yml", "line 6: unknown field ehlo"},
-		{"invalid-port-zero.yml", `module "default": port must be between 1 and 65535, got 0`},
-		{"invalid-port-too-big.yml", `module "default": port must be between 1 and 65535, got 70000`},
-		{"invalid-port-not-number.yml", "line 4: expected a number, got a string `smtp`"},
-		{"invalid-tls-missing.yml", `module "default": port 25: tls must be set to starttls, implicit or none`},
-		{"invalid-tls-bogus.yml", `module "default": port 25: tls must be starttls, implicit or none, got "ssl"`},
-		{"invalid-port-duplicate.yml", `module "default": port 25 is listed twice`},
-		{"invalid-require-tls-implicit.yml", `module "submission": port 465: require_tls applies to starttls ports only, not implicit`},
-		{"invalid-require-tls-none.yml", `module "plain": port 25: require_tls applies to starttls ports only, not none`},
-		{"invalid-require-tls-module-none.yml", `module "plain": port 2525: require_tls applies to starttls ports only, not none`},
-		{"invalid-insecure-skip-verify.yml", `module "default": tls_config.insecure_skip_verify is not supported: the probe always completes the handshake and reports verification on its own gauges; use expect.verify_certificate: false`},
-		{"invalid-ip-protocol.yml", `module "default": ip_protocol must be auto, ip4 or ip6, got "ipv4"`},
-		{"invalid-timeout-zero.yml", `module "default": timeout must be positive, got 0s`},
-		{"invalid-timeout-negative.yml", `module "default": timeout must be positive, got -5s`},
-		{"invalid-timeout-bogus.yml", "line 3: expected a duration such as 10s, got a string `soon`"},
-		{"invalid-no-ports.yml", `module "default": ports must list at least one port`},
-		{"invalid-empty-ports.yml", `module "default": ports must list at least one port`},
-		{"invalid-no-modules.yml", "no modules defined"},
-		{"invalid-modules-missing.yml", "no modules defined"},
-		{"invalid-modules-list.yml", "line 2: expected a mapping, got a list"},
-		{"invalid-empty-module.yml", `module "default" is empty`},
-		{"invalid-empty-module-map.yml", `module "default": ports must list at least one port`},
-		{"invalid-duplicate-module.yml", `line 5: mapping key "default" already defined at line 2`},
-		{"invalid-auth-no-password-file.yml", `module "default": auth.password_file is required with auth.username`},
-		{"invalid-auth-no-username.yml", `module "default": auth.username is required when auth is configured`},
-		{"invalid-auth-mechanism.yml", `module "default": auth.mechanism must be PLAIN or LOGIN, got "CRAM-MD5"`},
-		{"invalid-auth-password-file-missing.yml", `module "default": auth.password_file: open testdata/no-such-password.txt: no such file or directory`},
-		{"invalid-auth-cleartext.yml", `module "default": port 2525: auth on a port without TLS sends the password in cleartext; set auth.insecure_auth: true to allow it`},
-		{"invalid-allowed-cidr.yml", `allowed_targets: "10.0.0.0/33" is not a CIDR range: netip.ParsePrefix("10.0.0.0/33"): prefix length out of range`},
-		{"invalid-allowed-wildcard.yml", `allowed_targets: "mail.*.example.com" is neither a CIDR range nor a domain pattern (example.com, *.example.com)`},
-		{"invalid-allowed-host-port.yml", `allowed_targets: "mail.example.com:25" is neither a CIDR range nor a domain pattern (example.com, *.example.com)`},
-		{"invalid-allowed-empty.yml", `allowed_targets: "" is neither a CIDR range nor a domain pattern (example.com, *.example.com)`},
-		{"invalid-allowed-not-list.yml", "line 5: expected a list, got a string `192.0.2...`"},
-		{"invalid-min-tls-version.yml", "unknown TLS version: TLS14"},
-		{"invalid-tls-config-min-version.yml", "unknown TLS version: SSL3"},
-		{"invalid-ca-file-missing.yml", `module "default": tls_config: unable to read CA cert: unable to read file testdata/no-such-ca.pem: open testdata/no-such-ca.pem: no such file or directory`},
-		{"invalid-ca-file-not-pem.yml", `module "default": tls_config: unable to use specified CA cert file testdata/password.txt`},
-		{"invalid-ehlo-hostname-space.yml", `module "default": ehlo_hostname "probe example.com" must not contain spaces or control characters`},
-		{"invalid-not-yaml.yml", "line 1: expected a mapping, got a string `This is...`"},
-		{"invalid-binary.yml", "control characters are not allowed"},
-		{"invalid-truncated.yml", "line 4: did not find expected ',' or '}'"},
-		{"invalid-auth-no-allowed-targets.yml", `module "submit": auth needs the module's own allowed_targets, listing the servers the credentials are for: without it they would go to any target a requester names`},
-		{"invalid-auth-empty-allowed-targets.yml", `module "submit": auth needs the module's own allowed_targets, listing the servers the credentials are for: without it they would go to any target a requester names`},
-		{"invalid-module-allowed-cidr.yml", `module "default": allowed_targets: "192.0.2.0/40" is not a CIDR range: netip.ParsePrefix("192.0.2.0/40"): prefix length out of range`},
-		{"invalid-too-many-ports.yml", `module "default": ports lists 33 ports, more than the 32 a module may have`},
-		{"invalid-empty-file.yml", "no modules defined"},
+		{"invalid-allowed-cidr.yml", "%f:7: allowed_targets: \"10.0.0.0/33\" is not a CIDR range: netip.ParsePrefix(\"10.0.0.0/33\"): prefix length out of range"},
+		{"invalid-allowed-empty.yml", "%f:6: allowed_targets: \"\" is neither a CIDR range nor a domain pattern (example.com, *.example.com)"},
+		{"invalid-allowed-host-port.yml", "%f:5: allowed_targets: \"mail.example.com:25\" is neither a CIDR range nor a domain pattern (example.com, *.example.com)"},
+		{"invalid-allowed-not-list.yml", "%f:5: expected a list, got a string `192.0.2...`"},
+		{"invalid-allowed-wildcard.yml", "%f:6: allowed_targets: \"mail.*.example.com\" is neither a CIDR range nor a domain pattern (example.com, *.example.com)"},
+		{"invalid-auth-cleartext.yml", "%f:5: module \"default\": port 2525: auth on a port without TLS sends the password in cleartext; set auth.insecure_auth: true to allow it"},
+		{"invalid-auth-empty-allowed-targets.yml", "%f:5: module \"submit\": auth needs the module's own allowed_targets, listing the servers the credentials are for: without it they would go to any target a requester names"},
+		{"invalid-auth-mechanism.yml", "%f:5: module \"default\": auth needs the module's own allowed_targets, listing the servers the credentials are for: without it they would go to any target a requester names\n%f:8: module \"default\": auth.mechanism must be PLAIN or LOGIN, got \"CRAM-MD5\""},
+		{"invalid-auth-no-allowed-targets.yml", "%f:5: module \"submit\": auth needs the module's own allowed_targets, listing the servers the credentials are for: without it they would go to any target a requester names"},
+		{"invalid-auth-no-password-file.yml", "%f:5: module \"default\": auth.password_file is required with auth.username\n%f:5: module \"default\": auth needs the module's own allowed_targets, listing the servers the credentials are for: without it they would go to any target a requester names"},
+		{"invalid-auth-no-username.yml", "%f:5: module \"default\": auth.username is required when auth is configured"},
+		{"invalid-auth-password-file-missing.yml", "%f:7: module \"default\": auth.password_file: open testdata/no-such-password.txt: no such file or directory"},
+		{"invalid-binary.yml", "%f: control characters are not allowed"},
+		{"invalid-ca-file-missing.yml", "%f:5: module \"default\": tls_config: unable to read CA cert: unable to read file testdata/no-such-ca.pem: open testdata/no-such-ca.pem: no such file or directory"},
+		{"invalid-ca-file-not-pem.yml", "%f:5: module \"default\": tls_config: unable to use specified CA cert file testdata/password.txt"},
+		{"invalid-duplicate-module.yml", "%f:5: module \"default\": mapping key \"default\" already defined at line 2"},
+		{"invalid-ehlo-hostname-space.yml", "%f:3: module \"default\": ehlo_hostname \"probe example.com\" must not contain spaces or control characters"},
+		{"invalid-empty-file.yml", "%f: no modules defined"},
+		{"invalid-empty-module-map.yml", "%f:2: module \"default\": ports must list at least one port"},
+		{"invalid-empty-module.yml", "%f:2: module \"default\": the module is empty"},
+		{"invalid-empty-ports.yml", "%f:3: module \"default\": ports must list at least one port"},
+		{"invalid-insecure-skip-verify.yml", "%f:5: module \"default\": tls_config.insecure_skip_verify is not supported: the probe always completes the handshake and reports verification on its own gauges; use expect.verify_certificate: false"},
+		{"invalid-ip-protocol.yml", "%f:3: module \"default\": ip_protocol must be auto, ip4 or ip6, got \"ipv4\""},
+		{"invalid-min-tls-version.yml", "%f:6: module \"default\": min_tls_version: \"TLS14\" is not a TLS version; the versions are TLS10, TLS11, TLS12, TLS13"},
+		{"invalid-module-allowed-cidr.yml", "%f:5: module \"default\": allowed_targets: \"192.0.2.0/40\" is not a CIDR range: netip.ParsePrefix(\"192.0.2.0/40\"): prefix length out of range"},
+		{"invalid-modules-list.yml", "%f:2: expected a mapping, got a list"},
+		{"invalid-modules-missing.yml", "%f: no modules defined"},
+		{"invalid-no-modules.yml", "%f: no modules defined"},
+		{"invalid-no-ports.yml", "%f:2: module \"default\": ports must list at least one port"},
+		{"invalid-not-yaml.yml", "%f:1: expected a mapping, got a string `This is...`"},
+		{"invalid-port-duplicate.yml", "%f:6: module \"default\": port 25: this port is listed twice"},
+		{"invalid-port-not-number.yml", "%f:4: module \"default\": expected a number, got a string `smtp`"},
+		{"invalid-port-too-big.yml", "%f:4: module \"default\": port 70000: port must be between 1 and 65535, got 70000"},
+		{"invalid-port-zero.yml", "%f:5: module \"default\": port must be between 1 and 65535, got 0"},
+		{"invalid-require-tls-implicit.yml", "%f:4: module \"submission\": port 465: require_tls applies to starttls ports only, not implicit"},
+		{"invalid-require-tls-module-none.yml", "%f:4: module \"plain\": port 2525: require_tls applies to starttls ports only, not none"},
+		{"invalid-require-tls-none.yml", "%f:4: module \"plain\": port 25: require_tls applies to starttls ports only, not none"},
+		{"invalid-timeout-bogus.yml", "%f:3: module \"default\": expected a duration such as 10s, got a string `soon`"},
+		{"invalid-timeout-negative.yml", "%f:3: module \"default\": timeout must be positive, got -5s"},
+		{"invalid-timeout-zero.yml", "%f:3: module \"default\": timeout must be positive, got 0s"},
+		{"invalid-tls-bogus.yml", "%f:4: module \"default\": port 25: tls must be starttls, implicit or none, got \"ssl\""},
+		{"invalid-tls-config-min-version.yml", "%f:6: module \"default\": min_version: \"SSL3\" is not a TLS version; the versions are TLS10, TLS11, TLS12, TLS13"},
+		{"invalid-tls-missing.yml", "%f:4: module \"default\": port 25: tls must be set to starttls, implicit or none"},
+		{"invalid-too-many-ports.yml", "%f:3: module \"default\": ports lists 33 ports, more than the 32 a module may have"},
+		{"invalid-truncated.yml", "%f:4: did not find expected ',' or '}'"},
+		{"invalid-unknown-auth-key.yml", "%f:5: module \"default\": auth.password_file is required with auth.username\n%f:5: module \"default\": auth needs the module's own allowed_targets, listing the servers the credentials are for: without it they would go to any target a requester names\n%f:7: module \"default\": unknown field password"},
+		{"invalid-unknown-expect-key.yml", "%f:7: module \"default\": unknown field verify_cert"},
+		{"invalid-unknown-key-in-anchor.yml", "%f:6: module \"base\": unknown field ehlo"},
+		{"invalid-unknown-module-key.yml", "%f:6: module \"default\": unknown field tiemout"},
+		{"invalid-unknown-port-key.yml", "%f:6: module \"default\": port 25: unknown field starttls"},
+		{"invalid-unknown-tls-config-key.yml", "%f:6: module \"default\": unknown field min_tls"},
+		{"invalid-unknown-top-key.yml", "%f:5: unknown field allowed_target"},
+		{"invalid-targets-bogus.yml", "%f:3: module \"m\": targets must be host or mx, got \"domain\""},
+		{"invalid-max-hosts-without-mx.yml", "%f:3: module \"m\": max_hosts applies only with targets: mx"},
+		{"invalid-max-hosts-range.yml", "%f:4: module \"low\": max_hosts must be between 1 and 64, got 0\n%f:8: module \"high\": max_hosts must be between 1 and 64, got 65"},
+		{"invalid-addresses-bogus.yml", "%f:3: module \"m\": addresses must be first or all, got \"some\""},
+		{"invalid-max-addresses.yml", "%f:3: module \"first\": max_addresses applies only with addresses: all\n%f:7: module \"all\": max_addresses must be between 1 and 16, got 17"},
+		{"invalid-dns-server.yml", "%f:3: module \"name\": dns.server \"resolver.example.net\" must be an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:5353); host names are not allowed, since resolving them would bypass the module's resolver\n%f:6: module \"port0\": dns.server \"192.0.2.53:0\": port 0 is not a port\n%f:10: module \"unbracketed\": dns.server \"[2001:db8::53]:99999\" must be an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:5353); host names are not allowed, since resolving them would bypass the module's resolver"},
+		{"invalid-dane-without-dnssec.yml", "%f:3: module \"m\": dane needs dns.dnssec: true (TLSA records count only when DNSSEC-secure)"},
+		{"invalid-mta-sts-tlsrpt-host.yml", "%f:3: module \"m\": mta_sts applies to mail domains only: it needs targets: mx\n%f:4: module \"m\": tlsrpt applies to mail domains only: it needs targets: mx"},
+		{"invalid-expect-needs.yml", "%f:3: module \"m\": expect.dane_match needs dane: true in the module\n%f:3: module \"m\": expect.require_mta_sts needs mta_sts: true in the module\n%f:8: module \"m\": port 25: expect.require_dane needs dane: true in the module\n%f:9: module \"m\": port 25: expect.mta_sts_match needs mta_sts: true in the module"},
+		{"invalid-share-window.yml", "%f:3: module \"long\": share_window must be between 0s (off) and 10m0s, got 11m0s\n%f:6: module \"negative\": share_window must be between 0s (off) and 10m0s, got -1s"},
+		{"invalid-tls-keys-on-none.yml", "%f:3: module \"m\": port 2525: verify_certificate applies to TLS sessions, and a tls: none port never has one\n%f:8: module \"m\": port 2525: tls_config applies to TLS sessions, and a tls: none port never has one\n%f:9: module \"m\": port 2525: min_tls_version applies to TLS sessions, and a tls: none port never has one\n%f:9: module \"m\": port 2525: require_ocsp_staple applies to TLS sessions, and a tls: none port never has one"},
+		{"invalid-port-tls-config.yml", "%f:6: module \"m\": port 465: tls_config.insecure_skip_verify is not supported: the probe always completes the handshake and reports verification on its own gauges; use expect.verify_certificate: false\n%f:9: module \"m\": port 587: tls_config: unable to read CA cert: unable to read file testdata/no-such-ca.pem: open testdata/no-such-ca.pem: no such file or directory"},
+		{"invalid-min-tls-version-spelling.yml", "%f:5: module \"m\": min_tls_version: \"TLS1.2\" is not a TLS version; the versions are TLS10, TLS11, TLS12, TLS13"},
+		{"invalid-many.yml", "%f:4: module \"first\": timeout must be positive, got 0s\n%f:5: module \"first\": ip_protocol must be auto, ip4 or ip6, got \"ipv5\"\n%f:7: module \"first\": port 25: tls must be starttls, implicit or none, got \"ssl\"\n%f:8: module \"first\": port 587: min_tls_version: \"TLS1.3\" is not a TLS version; the versions are TLS10, TLS11, TLS12, TLS13\n%f:13: module \"second\": port 465: require_tls applies to starttls ports only, not implicit\n%f:14: module \"second\": port 465: unknown field bogus\n%f:17: module \"third\": max_hosts must be between 1 and 64, got 100\n%f:19: allowed_targets: \"not a pattern\" is neither a CIDR range nor a domain pattern (example.com, *.example.com)"},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -86,7 +100,7 @@ func TestLoadInvalid(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Load(%q) = %+v, want error %q", path, c, tt.want)
 			}
-			if want := path + ": " + tt.want; err.Error() != want {
+			if want := strings.ReplaceAll(tt.want, "%f", path); err.Error() != want {
 				t.Errorf("Load(%q) error\n got: %s\nwant: %s", path, err, want)
 			}
 			if leak := regexp.MustCompile(`config\.[A-Z]|config\.plain|map\[|time\.Duration|\binto int\b`).FindString(err.Error()); leak != "" {
@@ -121,12 +135,12 @@ func TestParseUnknownKeyNamesLine(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"top", "modules: {m: {ports: [{port: 25, tls: none}]}}\nbogus: 1\n", "line 2: unknown field bogus"},
-		{"module", "modules:\n  m:\n    ports: [{port: 25, tls: none}]\n    bogus: 1\n", "line 4: unknown field bogus"},
-		{"port", "modules:\n  m:\n    ports:\n      - {port: 25, tls: none}\n      - {port: 26, tls: none, bogus: 1}\n", "line 5: unknown field bogus"},
-		{"port expect", "modules:\n  m:\n    ports:\n      - port: 25\n        tls: starttls\n        expect:\n          require_tls: true\n          bogus: 1\n", "line 8: unknown field bogus"},
-		{"tls_config", "modules:\n  m:\n    ports: [{port: 25, tls: none}]\n    tls_config: {bogus: 1}\n", "line 4: unknown field bogus"},
-		{"auth", "modules:\n  m:\n    ports: [{port: 25, tls: none}]\n    auth:\n      bogus: 1\n", "line 5: unknown field bogus"},
-		{"second module", "modules:\n  a:\n    ports: [{port: 25, tls: none}]\n  b:\n    ports: [{port: 25, tls: none}]\n    ehlo_host: x\n", "line 6: unknown field ehlo_host"},
+		{"module", "modules:\n  m:\n    ports: [{port: 25, tls: none}]\n    bogus: 1\n", "line 4: module \"m\": unknown field bogus"},
+		{"port", "modules:\n  m:\n    ports:\n      - {port: 25, tls: none}\n      - {port: 26, tls: none, bogus: 1}\n", "line 5: module \"m\": port 26: unknown field bogus"},
+		{"port expect", "modules:\n  m:\n    ports:\n      - port: 25\n        tls: starttls\n        expect:\n          require_tls: true\n          bogus: 1\n", "line 8: module \"m\": port 25: unknown field bogus"},
+		{"tls_config", "modules:\n  m:\n    ports: [{port: 25, tls: none}]\n    tls_config: {bogus: 1}\n", "line 4: module \"m\": unknown field bogus"},
+		{"auth", "modules:\n  m:\n    ports: [{port: 25, tls: none}]\n    auth:\n      bogus: 1\n", "line 5: module \"m\": unknown field bogus"},
+		{"second module", "modules:\n  a:\n    ports: [{port: 25, tls: none}]\n  b:\n    ports: [{port: 25, tls: none}]\n    ehlo_host: x\n", "line 6: module \"b\": unknown field ehlo_host"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,7 +196,7 @@ func TestLoadValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := moduleNames(c); !reflect.DeepEqual(got, []string{"cleartext", "defaults", "merged", "submission"}) {
+	if got := moduleNames(c); !reflect.DeepEqual(got, []string{"cleartext", "default", "defaults", "domains", "merged", "mx", "submission"}) {
 		t.Errorf("modules = %v", got)
 	}
 
@@ -204,10 +218,10 @@ func TestLoadValid(t *testing.T) {
 	if tc.MinVersion != tls.VersionTLS12 || tc.ServerName != "mail.example.com" || tc.RootCAs == nil || tc.InsecureSkipVerify {
 		t.Errorf("ClientTLSConfig = min %x, server name %q, roots %v, insecure %v", tc.MinVersion, tc.ServerName, tc.RootCAs != nil, tc.InsecureSkipVerify)
 	}
-	if got, want := sub.EndpointSettings(587), (Settings{TLS: TLSStartTLS, RequireTLS: true, MinTLSVersion: tls.VersionTLS13}); got != want {
+	if got, want := sub.EndpointSettings(587), (Settings{TLS: TLSStartTLS, RequireTLS: true, MinTLSVersion: tls.VersionTLS13, ServerName: "mail.example.com", clientTLS: tc}); got != want {
 		t.Errorf("submission 587 = %+v, want %+v", got, want)
 	}
-	if got, want := sub.EndpointSettings(465), (Settings{TLS: TLSImplicit, MinTLSVersion: tls.VersionTLS12}); got != want {
+	if got, want := sub.EndpointSettings(465), (Settings{TLS: TLSImplicit, MinTLSVersion: tls.VersionTLS12, ServerName: "mail.example.com", clientTLS: tc}); got != want {
 		t.Errorf("submission 465 = %+v, want %+v", got, want)
 	}
 
@@ -539,8 +553,8 @@ func TestSafeConfigReload(t *testing.T) {
 		t.Fatalf("Reload() = %v", err)
 	}
 	first := s.Get()
-	if got := moduleNames(first); !reflect.DeepEqual(got, []string{"a"}) {
-		t.Fatalf("modules = %v, want [a]", got)
+	if got := moduleNames(first); !reflect.DeepEqual(got, []string{"a", "default", "mx", "submission"}) {
+		t.Fatalf("modules = %v, want a and the shipped ones", got)
 	}
 	assertReloadGauge(t, reg, 1)
 	stamp := testutil.ToFloat64(s.reloadTimestamp)
@@ -550,7 +564,7 @@ func TestSafeConfigReload(t *testing.T) {
 
 	writeFile(t, path, "modules:\n  b:\n    ports: [{port: 0, tls: starttls}]\n")
 	err := s.Reload()
-	want := "config not reloaded, keeping the running one: " + path + ": module \"b\": port must be between 1 and 65535, got 0"
+	want := "config not reloaded, keeping the running one: " + path + ":3: module \"b\": port must be between 1 and 65535, got 0"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Reload() of a bad file = %v, want %q", err, want)
 	}
@@ -566,8 +580,9 @@ func TestSafeConfigReload(t *testing.T) {
 	if err := s.Reload(); err != nil {
 		t.Fatalf("Reload() of a fixed file = %v", err)
 	}
-	if got := moduleNames(s.Get()); !reflect.DeepEqual(got, []string{"b", "c"}) {
-		t.Errorf("modules after fix = %v, want [b c]", got)
+	bc := []string{"b", "c", "default", "mx", "submission"}
+	if got := moduleNames(s.Get()); !reflect.DeepEqual(got, bc) {
+		t.Errorf("modules after fix = %v, want %v", got, bc)
 	}
 	assertReloadGauge(t, reg, 1)
 
@@ -578,8 +593,8 @@ func TestSafeConfigReload(t *testing.T) {
 	if err := s.Reload(); err == nil {
 		t.Error("Reload() of a missing file succeeded")
 	}
-	if got := moduleNames(s.Get()); !reflect.DeepEqual(got, []string{"b", "c"}) {
-		t.Errorf("modules after missing file = %v, want [b c]", got)
+	if got := moduleNames(s.Get()); !reflect.DeepEqual(got, bc) {
+		t.Errorf("modules after missing file = %v, want %v", got, bc)
 	}
 	assertReloadGauge(t, reg, 0)
 }

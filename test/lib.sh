@@ -174,3 +174,51 @@ postfix_start() {
     tcp_listening "$host" "$p" || die "Postfix is not listening on $host:$p (see $maillog)"
   done
 }
+
+# --- the test network namespace ----------------------------------------------
+# The test environments (test/postfix, test/dnslab, test/e2e, bench/) run in
+# one network namespace of their own, smtp-exporter-test, which has nothing
+# but a loopback interface: its 127.0.0.1:25 is free whatever the machine
+# runs, and no mail server, resolver or other service of the machine is
+# seen, stopped or reconfigured. The namespace has no route out: install
+# packages before entering it.
+
+SMTP_EXPORTER_NETNS_NAME=smtp-exporter-test
+
+# test_netns_exists: the namespace is there.
+test_netns_exists() {
+  ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$SMTP_EXPORTER_NETNS_NAME"
+}
+
+# in_test_netns ARGS...: re-executes the calling script ($TEST_NETNS_SCRIPT,
+# else $0: give the path when the script changed directory) with ARGS in the
+# test namespace, creating it (loopback up) when it is missing, and exits
+# with the script's status. Inside the namespace (SMTP_EXPORTER_NETNS=1) it
+# returns at once. Afterwards the namespace is deleted unless a process
+# still runs in it (a Postfix kept with KEEP_POSTFIX=1, another script).
+in_test_netns() {
+  [[ ${SMTP_EXPORTER_NETNS:-0} == 1 ]] && return 0
+  local rc=0
+  command -v ip >/dev/null || die "ip (iproute2) is needed for the test network namespace"
+  if ! test_netns_exists; then
+    ip netns add "$SMTP_EXPORTER_NETNS_NAME" 2>/dev/null || test_netns_exists ||
+      die "cannot create the network namespace $SMTP_EXPORTER_NETNS_NAME"
+  fi
+  ip -n "$SMTP_EXPORTER_NETNS_NAME" link set lo up
+  ip netns exec "$SMTP_EXPORTER_NETNS_NAME" env SMTP_EXPORTER_NETNS=1 bash "${TEST_NETNS_SCRIPT:-$0}" "$@" || rc=$?
+  test_netns_release
+  exit "$rc"
+}
+
+# test_netns_release: deletes the test namespace when no process runs in
+# it. Inside the namespace it does nothing: the script that entered it
+# releases it on its way out.
+test_netns_release() {
+  [[ ${SMTP_EXPORTER_NETNS:-0} == 1 ]] && return 0
+  test_netns_exists || return 0
+  if [[ -n $(ip netns pids "$SMTP_EXPORTER_NETNS_NAME" 2>/dev/null) ]]; then
+    log "keeping the network namespace $SMTP_EXPORTER_NETNS_NAME: processes still run in it"
+    return 0
+  fi
+  ip netns delete "$SMTP_EXPORTER_NETNS_NAME"
+}

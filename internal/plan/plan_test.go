@@ -115,7 +115,7 @@ func TestForDomain(t *testing.T) {
 		{
 			domain: "three.test", opts: plan.Options{MaxHosts: 10, Ports: ports(25)},
 			lookup: plan.LookupMX, records: 3,
-			hosts: []plan.MXHost{{Name: "mxa.three.test", Preference: 10}, {Name: "mxb.three.test", Preference: 10}, {Name: "mx3.three.test", Preference: 20}},
+			hosts:     []plan.MXHost{{Name: "mxa.three.test", Preference: 10}, {Name: "mxb.three.test", Preference: 10}, {Name: "mx3.three.test", Preference: 20}},
 			endpoints: []string{"mxa.three.test:25 [192.0.2.1]", "mxb.three.test:25 [2001:db8::2 192.0.2.2]", "mx3.three.test:25 [192.0.2.3]"},
 		},
 		{

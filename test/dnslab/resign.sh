@@ -20,6 +20,7 @@ log() { printf 'dnslab resign: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 # shellcheck source=test/dnslab/lib.sh
 . "$(dirname "$0")/lib.sh"
+in_test_netns "$@" # where setup.sh started the lab
 
 zone=lab.test
 append=0

@@ -8,6 +8,13 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+log() { printf 'dnslab run: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=test/lib.sh
+. "$here/../lib.sh"
+# Packages first: the lab's network namespace has no route out.
+"$here/setup.sh" --packages-only
+in_test_netns "$@"
 
 cleanup() { [[ ${KEEP_DNSLAB:-0} == 1 ]] || "$here/teardown.sh"; }
 trap cleanup EXIT

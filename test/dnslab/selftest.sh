@@ -18,6 +18,7 @@ log() { printf 'dnslab selftest: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 # shellcheck source=test/dnslab/lib.sh
 . "$(dirname "$0")/lib.sh"
+in_test_netns "$@" # where setup.sh started the lab
 dnslab_load_env
 
 Z=$DNSLAB_ZONE

@@ -5,6 +5,7 @@
 #
 # Usage (as root, Debian/Ubuntu):
 #   test/dnslab/setup.sh                  # install if needed, (re)start
+#   test/dnslab/setup.sh --packages-only  # install what is missing, start nothing
 #   . /tmp/smtp-exporter-dnslab/env       # addresses, names, paths
 #   test/dnslab/selftest.sh               # check every record through unbound
 #   test/dnslab/teardown.sh               # stop it, remove the work dir
@@ -25,7 +26,10 @@
 # missing, under a policy-rc.d that keeps their services from starting. The
 # lab runs its own nsd and unbound with their own configuration, pid files
 # and logs under the work dir; /etc/nsd, /etc/unbound and every system
-# service are left alone. Re-running restarts the lab with fresh zones and
+# service are left alone. The lab runs in the network namespace
+# smtp-exporter-test (test/lib.sh in_test_netns), like the test Postfix:
+# reach it from there (ip netns exec smtp-exporter-test CMD).
+# Re-running restarts the lab with fresh zones and
 # the replaceable records reset to their placeholders; keys are kept.
 set -euo pipefail
 
@@ -76,6 +80,8 @@ start_unbound() {
 }
 
 dnslab_install_packages
+[[ ${1:-} != --packages-only ]] || exit 0
+in_test_netns "$@"
 dnslab_stop unbound
 dnslab_stop nsd
 ensure_free "$DNSLAB_NSD_ADDR" "$DNSLAB_NSD_PORT"

@@ -40,3 +40,4 @@ if [[ ${KEEP_DNSLAB:-0} == 1 ]]; then
 else
   rm -rf "$DNSLAB_DIR"
 fi
+test_netns_release

@@ -34,6 +34,10 @@
 # 4. Stops Prometheus between scrapes and checks Postfix's log: one clean
 #    session per port per probe, no postscreen PREGREET, no pipelining or
 #    bare newline rejections, no "lost connection after ...".
+# Everything from step 2 on runs in the network namespace smtp-exporter-test
+# (test/lib.sh in_test_netns): Postfix, the exporter, Prometheus and
+# Alertmanager listen on its loopback only, so the machine's own services
+# and ports are never touched, a system Postfix on port 25 included.
 # Cleans up (processes it started, test/postfix/teardown.sh, its temp dir)
 # and ends with "e2e: N passed, M failed". Takes about two minutes.
 #
@@ -68,6 +72,9 @@ policy_rc_d_created=0
 postfix_was_running=0
 postfix_workdir=${SMTP_EXPORTER_POSTFIX_DIR:-/tmp/smtp-exporter-postfix}
 declare -A pids=()
+log() { printf 'e2e: %s\n' "$*" >&2; }
+# shellcheck source=test/lib.sh
+. "$repo/test/lib.sh"
 
 say() { printf -- '--- %s (%ds)\n' "$*" $((SECONDS - t0)); }
 pass() { printf 'ok: %s\n' "$*"; passes=$((passes + 1)); }
@@ -199,6 +206,14 @@ if ((${#missing[@]})); then
   apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if ((policy_rc_d_created)); then rm -f /usr/sbin/policy-rc.d; policy_rc_d_created=0; fi
 fi
+"$postfix_dir/setup.sh" --packages-only
+# The rest runs in the network namespace smtp-exporter-test (test/lib.sh),
+# which has no route out: so the packages above come first. The cleanup of
+# this process is the inner run's.
+if [[ ${SMTP_EXPORTER_NETNS:-0} != 1 ]]; then
+  trap - EXIT ERR
+  in_test_netns "$@"
+fi
 prometheus_version=$(prometheus --version 2>&1 | head -n1)
 alertmanager_version=$(prometheus-alertmanager --version 2>&1 | head -n1)
 echo "$prometheus_version"
@@ -248,6 +263,7 @@ sed -E \
   -e 's/^( *evaluation_interval: *)60s/\15s/' \
   -e "s/^( *)- mail\.example\.com.*/\1- $host\n\1- $host:$closed_port/" \
   -e '/- smtp\.example\.org:587/d' \
+  -e 's|^( *- )\.\./dashboards/alerts\.yml$|\1smtp_exporter_alerts.yml|' \
   "$repo/examples/prometheus.yml" >"$work/prometheus/prometheus.yml"
 # Shipped expressions, shortened for: durations.
 sed -E 's/^( +for: ).*/\110s/' "$repo/dashboards/alerts.yml" >"$work/prometheus/smtp_exporter_alerts.yml"

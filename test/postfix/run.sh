@@ -13,10 +13,21 @@
 #   - Postfix logged clean sessions only (no PREGREET, no pipelining
 #     rejection, no "lost connection"), with the expected command summaries.
 # Environment: KEEP_POSTFIX=1 leaves Postfix running afterwards.
+# Everything runs in the network namespace smtp-exporter-test (test/lib.sh
+# in_test_netns): Postfix and the exporter listen on its loopback only, and
+# nothing of the machine's own network is touched.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+log() { printf 'run.sh: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=test/lib.sh
+. "$here/../lib.sh"
+# Packages first: the namespace has no route out.
+"$here/setup.sh" --packages-only
+command -v curl >/dev/null || apt_install_missing "" curl
+in_test_netns "$@"
 work=$(mktemp -d)
 exporter_pid=
 
@@ -35,7 +46,6 @@ pass() { echo "ok: $*"; passes=$((passes + 1)); }
 "$here/setup.sh"
 # shellcheck source=/dev/null
 . "${SMTP_EXPORTER_POSTFIX_DIR:-/tmp/smtp-exporter-postfix}/env"
-command -v curl >/dev/null || apt-get install -y -qq curl >/dev/null
 
 # Let postscreen's 1 s pass cache expire so the first probe on 25 gets the
 # full multi-line pregreet test.

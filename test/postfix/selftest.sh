@@ -11,6 +11,11 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+log() { printf 'selftest.sh: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=test/lib.sh
+. "$here/../lib.sh"
+in_test_netns "$@" # where setup.sh's Postfix listens
 # shellcheck source=/dev/null
 . "${SMTP_EXPORTER_POSTFIX_DIR:-/tmp/smtp-exporter-postfix}/env"
 H=$SMTP_TEST_HOST

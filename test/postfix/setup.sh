@@ -4,8 +4,10 @@
 #
 # Usage (as root, Debian/Ubuntu):
 #   test/postfix/setup.sh              # install if needed, (re)start
+#   test/postfix/setup.sh --packages-only   # install what is missing, start nothing
 #   . /tmp/smtp-exporter-postfix/env   # paths and ports for other scripts
-#   test/postfix/teardown.sh           # stop it, restore what was changed
+#   ip netns exec smtp-exporter-test CMD    # reach it (see below)
+#   test/postfix/teardown.sh           # stop it, remove the work dir
 #
 # Environment:
 #   SMTP_EXPORTER_POSTFIX_DIR  work dir (default /tmp/smtp-exporter-postfix)
@@ -27,9 +29,12 @@
 #   2525  smtpd, no TLS at all
 # Every smtpd forbids bare newlines (no exclusions) and unauthorised
 # pipelining. Logs go to <workdir>/maillog via postlogd (no syslog needed).
-# If the system's own Postfix is running, it is stopped and teardown.sh
-# starts it again. Re-running the script is safe: it restarts the instance
-# with a fresh configuration and keeps still-valid certificates.
+# The instance runs in the network namespace smtp-exporter-test (test/lib.sh
+# in_test_netns), whose loopback is its own: a system Postfix or anything
+# else on the machine's port 25 is never stopped, reconfigured or reached,
+# and the test instance is reachable only from inside the namespace.
+# Re-running the script is safe: it restarts the instance with a fresh
+# configuration and keeps still-valid certificates.
 set -euo pipefail
 
 WORKDIR="${SMTP_EXPORTER_POSTFIX_DIR:-/tmp/smtp-exporter-postfix}"
@@ -59,29 +64,6 @@ die() { log "ERROR: $*"; exit 1; }
 
 # --- 1. packages -----------------------------------------------------------
 install_packages() { apt_install_missing "$STATE" postfix openssl ca-certificates; }
-
-# --- helpers ---------------------------------------------------------------
-system_postfix_running() {
-  [[ -f /etc/postfix/main.cf ]] && postfix status >/dev/null 2>&1
-}
-
-# stop_system_postfix: the system instance may hold port 25. Stop it once
-# and record how, so that teardown.sh can start it again.
-stop_system_postfix() {
-  system_postfix_running || return 0
-  mkdir -p "$STATE"
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet postfix 2>/dev/null; then
-    log "stopping the system Postfix (systemctl stop postfix)"
-    systemctl stop postfix
-    echo systemd >"$STATE/system_postfix_stopped"
-  else
-    log "stopping the system Postfix (postfix stop)"
-    postfix stop >/dev/null 2>&1 || true
-    echo postfix >"$STATE/system_postfix_stopped"
-  fi
-  for _ in $(seq 50); do system_postfix_running || return 0; sleep 0.1; done
-  die "the system Postfix did not stop"
-}
 
 # --- 2. certificates -------------------------------------------------------
 # not_after_unix CERT: the certificate's notAfter as unix seconds.
@@ -230,12 +212,13 @@ write_env() {
 
 # --- main ------------------------------------------------------------------
 install_packages
+[[ ${1:-} != --packages-only ]] || exit 0
+in_test_netns "$@"
 command -v postfix >/dev/null || die "postfix is not installed"
 mkdir -p "$WORKDIR" "$CONF" "$STATE"
 chmod 0755 "$WORKDIR" "$CONF"
 
 postfix_stop_instance "$CONF"
-stop_system_postfix
 
 for p in "${PORTS[@]}"; do
   if tcp_listening "$HOST" "$p"; then

@@ -10,10 +10,10 @@
 #   PURGE_PACKAGES=1           also purge the packages setup.sh installed
 #                              and reinstall any MTA they replaced
 #
-# It stops the test instance, starts the system Postfix again if setup.sh
-# stopped it, and removes the work dir (with it the record of installed
-# packages: purge in the same run, or use KEEP_WORKDIR=1). /etc/postfix was
-# never changed.
+# It stops the test instance, removes the work dir (with it the record of
+# installed packages: purge in the same run, or use KEEP_WORKDIR=1) and the
+# network namespace smtp-exporter-test when nothing else runs in it.
+# /etc/postfix and the system's own Postfix are never touched.
 # Safe to run more than once.
 set -euo pipefail
 
@@ -22,6 +22,9 @@ CONF="$WORKDIR/etc"
 STATE="$WORKDIR/state"
 
 log() { printf 'teardown.sh: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=test/lib.sh
+. "$(dirname "$0")/../lib.sh"
 
 [[ $(id -u) -eq 0 ]] || { log "must run as root"; exit 1; }
 [[ $WORKDIR == /* && $WORKDIR != / ]] || { log "bad SMTP_EXPORTER_POSTFIX_DIR"; exit 1; }
@@ -51,19 +54,7 @@ if [[ -f $CONF/main.cf ]] && command -v postfix >/dev/null; then
   fi
 fi
 
-# 2. The system Postfix, if setup.sh stopped it.
-if [[ -s $STATE/system_postfix_stopped ]]; then
-  how=$(cat "$STATE/system_postfix_stopped")
-  log "starting the system Postfix again ($how)"
-  if [[ $how == systemd ]]; then
-    systemctl start postfix
-  else
-    postfix start >/dev/null 2>&1 || log "WARNING: 'postfix start' failed; check the system Postfix"
-  fi
-  rm -f "$STATE/system_postfix_stopped"
-fi
-
-# 3. Packages setup.sh installed (only on request: other things may use them).
+# 2. Packages setup.sh installed (only on request: other things may use them).
 if [[ ${PURGE_PACKAGES:-0} == 1 && -s $STATE/installed_packages ]]; then
   mapfile -t pkgs < <(sort -u "$STATE/installed_packages")
   log "purging: ${pkgs[*]}"
@@ -77,10 +68,13 @@ if [[ ${PURGE_PACKAGES:-0} == 1 && -s $STATE/installed_packages ]]; then
   fi
 fi
 
-# 4. The work dir.
+# 3. The work dir.
 if [[ ${KEEP_WORKDIR:-0} == 1 ]]; then
   log "keeping $WORKDIR"
 elif [[ -d $WORKDIR ]]; then
   rm -rf "$WORKDIR"
   log "removed $WORKDIR"
 fi
+
+# 4. The network namespace, unless another script still runs in it.
+test_netns_release
