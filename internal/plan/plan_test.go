@@ -307,3 +307,30 @@ func TestForHost(t *testing.T) {
 		})
 	}
 }
+
+func TestOptionsFor(t *testing.T) {
+	cfg, err := config.Parse([]byte(`modules:
+  domains:
+    targets: mx
+    max_hosts: 3
+    addresses: all
+    max_addresses: 2
+    ip_protocol: ip4
+    ports: [{port: 25, tls: starttls}, {port: 465, tls: implicit}]
+`), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cfg.Modules["domains"]
+	opts := plan.OptionsFor(m, 0, nil)
+	if !opts.MX || opts.MaxHosts != 3 || !opts.AllAddresses || opts.MaxAddresses != 2 || opts.IPProtocol != config.IPProtocol4 {
+		t.Errorf("options %+v", opts)
+	}
+	if len(opts.Ports) != 2 || opts.Ports[1].Port != 465 || opts.Ports[1].Settings.TLS != config.TLSImplicit {
+		t.Errorf("ports %+v", opts.Ports)
+	}
+	one := plan.OptionsFor(m, 2525, nil)
+	if len(one.Ports) != 1 || one.Ports[0].Port != 2525 || one.Ports[0].Settings.TLS != config.TLSStartTLS {
+		t.Errorf("a target's own port: %+v", one.Ports)
+	}
+}
