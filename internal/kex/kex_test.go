@@ -10,36 +10,17 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/internal/kex"
 )
 
-// handshake runs a TLS handshake between a server with cert and server
-// config tweaks and a client offering every suite, on 127.0.0.1, and
-// returns the client's connection state.
+// handshake runs a TLS handshake on 127.0.0.1 between a server presenting
+// cert and a client offering every suite crypto/tls implements, and returns
+// the client's connection state.
 func handshake(t *testing.T, cert tls.Certificate, server, client *tls.Config) tls.ConnectionState {
 	t.Helper()
 	server.Certificates = []tls.Certificate{cert}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		conn.(*tls.Conn).Handshake()
-		conn.Read(make([]byte, 1)) // until the client closes
-	}()
 	client.InsecureSkipVerify = true
 	for _, s := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
 		client.CipherSuites = append(client.CipherSuites, s.ID)
 	}
-	conn, err := tls.Dial("tcp", ln.Addr().String(), client)
-	if err != nil {
-		t.Fatalf("handshake: %v", err)
-	}
-	defer conn.Close()
-	return conn.ConnectionState()
+	return certtest.Handshake(t, server, client)
 }
 
 func TestGroup(t *testing.T) {
