@@ -2,6 +2,9 @@ package dane
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
@@ -28,7 +31,8 @@ type Verdict struct {
 // checked (RFC 7672 §3.1.1).
 //
 // A DANE-TA record names a trust anchor: a certificate of the served chain
-// above the leaf, or the certificate a Full(0) Cert(0) record carries whole.
+// above the leaf, or the certificate or public key a Full(0) record carries
+// whole.
 // The chain must verify to that anchor at now, the served certificates
 // between being intermediates, and the leaf must be valid for one of
 // refNames: the MX host name and, where it differs, the TLSA base domain
@@ -73,27 +77,35 @@ func authenticates(r Record, chain []*x509.Certificate, refNames []string, now t
 }
 
 // authenticatesTA checks a DANE-TA record against every trust anchor it
-// names, served or carried whole.
+// names, served or carried whole. The leaf's name does not depend on the
+// anchor: once the chain verifies to one, the name check decides.
 func authenticatesTA(r Record, chain []*x509.Certificate, refNames []string, now time.Time) (bool, string) {
 	var reason string
 	for _, anchor := range anchorsFor(r, chain) {
 		err := verifyToAnchor(chain, anchor, now)
 		if err == nil {
 			err = checkNames(chain[0], refNames)
-		}
-		if err == nil {
-			return true, ""
+			if err == nil {
+				return true, ""
+			}
+			return false, taReason(r, anchor, err)
 		}
 		if reason == "" {
-			reason = fmt.Sprintf("TLSA %s matched %q: %v", recordText(r), anchor.Subject.String(), err)
+			reason = taReason(r, anchor, err)
 		}
 	}
 	return false, reason
 }
 
+// taReason says why a DANE-TA record that named anchor did not authenticate.
+func taReason(r Record, anchor *x509.Certificate, err error) string {
+	return fmt.Sprintf("TLSA %s matched %q: %v", recordText(r), anchor.Subject.String(), err)
+}
+
 // anchorsFor returns the trust anchors a DANE-TA record names: the served
-// certificates above the leaf that it matches, then the certificate it
-// carries whole (Cert(0) Full(0)) when that is not served.
+// certificates above the leaf that it matches or, when none does, the
+// anchor the record carries whole: a certificate (Cert(0) Full(0)) or a
+// bare public key (SPKI(1) Full(0), RFC 7671 §5.2.3).
 func anchorsFor(r Record, chain []*x509.Certificate) []*x509.Certificate {
 	var anchors []*x509.Certificate
 	for _, cert := range chain[1:] {
@@ -101,14 +113,42 @@ func anchorsFor(r Record, chain []*x509.Certificate) []*x509.Certificate {
 			anchors = append(anchors, cert)
 		}
 	}
-	if len(anchors) > 0 || r.Selector != SelectorCert || r.MatchingType != MatchingFull {
+	if len(anchors) > 0 || r.MatchingType != MatchingFull {
 		return anchors
+	}
+	if r.Selector == SelectorSPKI {
+		return keyAnchors(r.Data, chain)
 	}
 	cert, err := x509.ParseCertificate(r.Data)
 	if err != nil || bytes.Equal(cert.Raw, chain[0].Raw) {
 		return nil
 	}
 	return []*x509.Certificate{cert}
+}
+
+// keyAnchors turns a bare trust anchor key into certificates x509.Verify
+// can chain to: one per issuer name in the served chain, each with that
+// name as subject and spki as key. Only a certificate that key signed can
+// chain to them.
+func keyAnchors(spki []byte, chain []*x509.Certificate) []*x509.Certificate {
+	key, err := x509.ParsePKIXPublicKey(spki)
+	if err != nil {
+		return nil
+	}
+	var anchors []*x509.Certificate
+	seen := map[string]bool{}
+	for _, cert := range chain {
+		if seen[string(cert.RawIssuer)] {
+			continue
+		}
+		seen[string(cert.RawIssuer)] = true
+		anchors = append(anchors, &x509.Certificate{
+			RawSubject: cert.RawIssuer, Subject: cert.Issuer, RawSubjectPublicKeyInfo: spki,
+			PublicKey: key, PublicKeyAlgorithm: keyAlgorithm(key),
+			Version: 3, BasicConstraintsValid: true, IsCA: true, MaxPathLen: -1,
+		})
+	}
+	return anchors
 }
 
 // verifyToAnchor verifies chain at now with anchor as the only root and the
@@ -173,4 +213,18 @@ func Matches(r Record, cert *x509.Certificate) bool {
 // recordText is the record's parameters as in zone files: "2 0 1".
 func recordText(r Record) string {
 	return fmt.Sprintf("%d %d %d", r.Usage, r.Selector, r.MatchingType)
+}
+
+// keyAlgorithm returns the x509 algorithm of a parsed public key.
+func keyAlgorithm(key any) x509.PublicKeyAlgorithm {
+	switch key.(type) {
+	case *rsa.PublicKey:
+		return x509.RSA
+	case *ecdsa.PublicKey:
+		return x509.ECDSA
+	case ed25519.PublicKey:
+		return x509.Ed25519
+	default:
+		return x509.UnknownPublicKeyAlgorithm
+	}
 }
