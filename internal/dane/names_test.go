@@ -31,3 +31,10 @@ func TestReferenceNames(t *testing.T) {
 		t.Errorf("same name: %q, want %q", got, want)
 	}
 }
+
+func TestRecordParams(t *testing.T) {
+	u, s, m := dane.Record{Usage: 3, Selector: 1, MatchingType: 2}.Params()
+	if u != "3" || s != "1" || m != "2" {
+		t.Errorf("Params = %q %q %q, want 3 1 2", u, s, m)
+	}
+}
