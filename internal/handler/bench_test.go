@@ -1,16 +1,12 @@
 package handler
 
-// Benchmarks that make per-probe costs visible: run them with
+// Benchmarks of whole /probe requests against in-process go-smtp servers
+// (their side of the dialogue included): run them with
 //
 //	go test ./internal/... -run '^$' -bench . -benchmem
 //
-// The probe benchmarks talk to an in-process go-smtp server, so their
-// ns/op and allocs/op include the server's side of the dialogue.
-// BenchmarkBareSTARTTLS plays the same dialogue against the same server with
-// nothing but crypto/tls and a bufio.Reader: the difference between it and
-// BenchmarkProbeSTARTTLS is what the prober adds over the bare dialogue.
-// bench/run.sh measures the same things against a real Postfix, with the
-// CPU time of each process from the OS (docs/benchmarks.md).
+// internal/probe's benchmarks measure the probe alone and the bare
+// dialogue it is compared with (docs/benchmarks.md).
 
 import (
 	"fmt"
@@ -26,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/internal/probe"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"

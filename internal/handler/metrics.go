@@ -2,6 +2,7 @@ package handler
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/smtp-exporter/smtp_exporter/internal/probe"
 )
 

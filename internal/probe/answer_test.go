@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
 	"github.com/smtp-exporter/smtp_exporter/internal/exposition/expositiontest"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
 )

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/expfmt"
+
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/internal/exposition"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
