@@ -207,15 +207,13 @@ func appendValue(dst []byte, v float64, openMetrics bool) []byte {
 	return dst
 }
 
-var gaugeType = dto.MetricType_GAUGE
-
 // Gather returns the answer as metric families, making it a
 // prometheus.Gatherer: for the protobuf formats and for tests.
 func (a *Answer) Gather() ([]*dto.MetricFamily, error) {
 	var out []*dto.MetricFamily
 	for _, s := range a.samples {
 		if len(out) == 0 || out[len(out)-1].GetName() != s.family.name {
-			out = append(out, &dto.MetricFamily{Name: &s.family.name, Help: &s.family.help, Type: &gaugeType})
+			out = append(out, &dto.MetricFamily{Name: &s.family.name, Help: &s.family.help, Type: dto.MetricType_GAUGE.Enum()})
 		}
 		m := &dto.Metric{Gauge: &dto.Gauge{Value: &s.value}}
 		for j, i := range s.family.order {
