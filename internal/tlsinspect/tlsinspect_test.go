@@ -111,7 +111,7 @@ func factsOf(chain ...*x509.Certificate) *CertFacts {
 	return &CertFacts{Chain: chain, LeafSHA256: sha256.Sum256(chain[0].Raw)}
 }
 
-// digestOf is the verifiedChains key part of a served chain.
+// digestOf is the chain part of the verified cache key of a served chain.
 func digestOf(chain []*x509.Certificate) [sha256.Size]byte {
 	return chainDigest(sha256.Sum256(chain[0].Raw), chain[1:])
 }
