@@ -1,7 +1,7 @@
 # Targets mirror .ci/run.
 GO ?= go
 FUZZTIME ?= 10s
-FUZZ_TARGETS := FuzzReadReply FuzzParseEHLO FuzzParseTarget
+WIRE_FUZZ_TARGETS := FuzzReadReply FuzzParseEHLO
 DNS_FUZZ_TARGETS := FuzzFirstNameserver FuzzUnescapeTXT
 
 BIN := smtp_exporter
@@ -57,7 +57,8 @@ fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 
 fuzz:
-	for f in $(FUZZ_TARGETS); do $(GO) test ./collector -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
+	for f in $(WIRE_FUZZ_TARGETS); do $(GO) test ./internal/smtpwire -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
+	$(GO) test ./internal/probe -run '^$$' -fuzz '^FuzzParseTarget$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	for f in $(DNS_FUZZ_TARGETS); do $(GO) test ./internal/dnsclient -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
 	$(GO) test ./internal/dane -run '^$$' -fuzz '^FuzzAssessVerify$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./internal/ocspstaple -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s

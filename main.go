@@ -23,11 +23,13 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
-	"github.com/smtp-exporter/smtp_exporter/collector"
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/internal/buildinfo"
+	"github.com/smtp-exporter/smtp_exporter/internal/handler"
 	"github.com/smtp-exporter/smtp_exporter/internal/heapfloor"
 	"github.com/smtp-exporter/smtp_exporter/internal/limits"
+	"github.com/smtp-exporter/smtp_exporter/internal/probe"
+	"github.com/smtp-exporter/smtp_exporter/internal/tlsinspect"
 )
 
 const name = "smtp_exporter"
@@ -127,11 +129,11 @@ func run(ctx context.Context, args []string) int {
 // newMux wires the exporter's endpoints.
 func newMux(o options, reg *prometheus.Registry, cfg *config.SafeConfig, sockets *limits.Admission, reloads chan<- chan error, logger *slog.Logger) (*http.ServeMux, error) {
 	hostname, _ := os.Hostname()
-	history := collector.NewHistory(*o.historyLimit, historyMaxBytes)
-	probe := collector.NewHandler(collector.HandlerOptions{
+	history := handler.NewHistory(*o.historyLimit, historyMaxBytes)
+	probeHandler := handler.New(handler.Options{
 		Config:        cfg.Get,
-		Prober:        collector.NewProber(hostname, logger),
-		Metrics:       collector.NewExporterMetrics(reg),
+		Prober:        probe.NewProber(hostname, logger, tlsinspect.NewInspector()),
+		Metrics:       handler.NewExporterMetrics(reg),
 		History:       history,
 		TimeoutOffset: time.Duration(*o.timeoutOffset * float64(time.Second)),
 		MaxConcurrent: *o.maxConcurrent,
@@ -143,7 +145,7 @@ func newMux(o options, reg *prometheus.Registry, cfg *config.SafeConfig, sockets
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/probe", probe)
+	mux.Handle("/probe", probeHandler)
 	mux.Handle("/history", history)
 	mux.Handle("/config", configHandler(cfg.Get))
 	mux.Handle(*o.metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, Registry: reg}))

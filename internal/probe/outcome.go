@@ -1,0 +1,66 @@
+package probe
+
+import (
+	"context"
+	"time"
+
+	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/internal/exposition"
+)
+
+// Request is one probe to run: a parsed target, the module and the
+// configuration it comes from, and the budget.
+type Request struct {
+	// Target is the parsed target; RawTarget is as requested.
+	Target    Target
+	RawTarget string
+	// ModuleName names Module in Config.
+	ModuleName string
+	Module     *config.Module
+	// Config holds the global allowed_targets.
+	Config *config.Config
+	// Budget bounds the whole probe, resolving included.
+	Budget time.Duration
+}
+
+// Outcome is one finished probe: what was asked, what each session found,
+// and the answer built from that. It is complete when Run returns it and
+// never changed afterwards: the handler, debug output and /history share it.
+type Outcome struct {
+	// Time is when the probe started.
+	Time       time.Time
+	Target     string
+	ModuleName string
+	Module     *config.Module
+	Budget     time.Duration
+	// Duration is the wall time of the whole probe.
+	Duration time.Duration
+	// Results are the sessions' results, in endpoint order.
+	Results []*Result
+	// Answer is the probe's series.
+	Answer *exposition.Answer
+}
+
+// Success reports probe_success: at least one endpoint, and every
+// endpoint succeeded.
+func (o *Outcome) Success() bool { return probeSucceeded(o.Results) }
+
+// Run probes req's target on ctx within req's budget: it resolves the
+// target, refuses it with a *NotAllowedError when allowed_targets do not
+// admit it, runs the sessions and returns the outcome.
+func (p *Prober) Run(ctx context.Context, req Request) (*Outcome, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, req.Budget)
+	defer cancel()
+	endpoints := p.Endpoints(ctx, req.Target, req.Module)
+	if err := CheckAllowed(req.Config, req.Module, endpoints); err != nil {
+		return nil, err
+	}
+	results := p.Probe(ctx, req.Module, endpoints)
+	duration := time.Since(start)
+	return &Outcome{
+		Time: start, Target: req.RawTarget, ModuleName: req.ModuleName, Module: req.Module,
+		Budget: req.Budget, Duration: duration, Results: results,
+		Answer: buildAnswer(results, duration, start),
+	}, nil
+}
