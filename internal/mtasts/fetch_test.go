@@ -106,8 +106,6 @@ func TestCheckIPProtocol(t *testing.T) {
 	}{
 		{name: "auto falls back from a refused IPv6", protocol: config.IPProtocolAuto, listen: "127.0.0.1:0",
 			zone: []string{recordTXT, policyHostA, "mta-sts.mail.test. 300 IN AAAA ::1"}, want: mtasts.ResultOK, wantAddr: "127.0.0.1"},
-		{name: "auto prefers IPv6", protocol: "", listen: "[::1]:0",
-			zone: []string{recordTXT, policyHostA, "mta-sts.mail.test. 300 IN AAAA ::1"}, want: mtasts.ResultOK, wantAddr: "::1"},
 		{name: "ip4 skips IPv6", protocol: config.IPProtocol4, listen: "127.0.0.1:0",
 			zone: []string{recordTXT, policyHostA, "mta-sts.mail.test. 300 IN AAAA ::1"}, want: mtasts.ResultOK, wantAddr: "127.0.0.1"},
 		{name: "ip6", protocol: config.IPProtocol6, listen: "[::1]:0",
@@ -130,6 +128,28 @@ func TestCheckIPProtocol(t *testing.T) {
 				t.Errorf("PolicyAddr = %v, want %s", r.PolicyAddr, tc.wantAddr)
 			}
 		})
+	}
+}
+
+func TestCheckPrefersIPv6(t *testing.T) {
+	v6, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	v4, err := net.Listen("tcp", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(v6.Addr().(*net.TCPAddr).Port)).String())
+	if err != nil {
+		v6.Close()
+		t.Skipf("the IPv6 port is taken on 127.0.0.1: %v", err)
+	}
+	s := newFetchSetup(t, v6, nil, recordTXT, policyHostA, "mta-sts.mail.test. 300 IN AAAA ::1")
+	ca := newTestCA(t)
+	other := startPolicyServer(t, ca.leaf(t, policyHost, time.Now().Add(-time.Hour), time.Now().Add(time.Hour)), v4, nil)
+	r := mtasts.Check(testContext(t, 3*time.Second), testDomain, s.opts)
+	if r.Result != mtasts.ResultOK || r.PolicyAddr.Addr() != netip.IPv6Loopback() {
+		t.Fatalf("Result = %q (%v) from %v, want ok from ::1", r.Result, r.Err, r.PolicyAddr)
+	}
+	if n := other.conns.Load(); n != 0 {
+		t.Errorf("the IPv4 address was dialled too (%d connections)", n)
 	}
 }
 
