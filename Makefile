@@ -3,6 +3,7 @@ GO ?= go
 FUZZTIME ?= 10s
 FUZZ_TARGETS := FuzzReadReply FuzzParseEHLO FuzzParseTarget
 DNS_FUZZ_TARGETS := FuzzFirstNameserver FuzzUnescapeTXT
+MTASTS_FUZZ_TARGETS := FuzzParsePolicy FuzzParseRecord FuzzParseTLSRPTRecord
 
 BIN := smtp_exporter
 VERSION := $(shell cat VERSION)
@@ -59,6 +60,7 @@ fmt:
 fuzz:
 	for f in $(FUZZ_TARGETS); do $(GO) test ./collector -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
 	for f in $(DNS_FUZZ_TARGETS); do $(GO) test ./internal/dnsclient -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
+	for f in $(MTASTS_FUZZ_TARGETS); do $(GO) test ./internal/mtasts -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
 
 examples: build
 	promtool check config examples/prometheus.yml
