@@ -68,9 +68,8 @@ func errAs[E error](err error) bool {
 	return errors.As(err, &target)
 }
 
-func TestCheckResults(t *testing.T) {
-	hour := time.Hour
-	for _, tc := range []checkCase{
+func TestCheckRecord(t *testing.T) {
+	runCheckCases(t, []checkCase{
 		{name: "ok", want: mtasts.ResultOK, dialled: true},
 		{name: "ok with charset and LF", want: mtasts.ResultOK, dialled: true,
 			handler: servePolicy(200, "text/plain; charset=utf-8", strings.ReplaceAll(goodPolicy, "\r\n", "\n"))},
@@ -88,6 +87,11 @@ func TestCheckResults(t *testing.T) {
 			zone: []string{`_mta-sts.mail.test. 300 IN TXT "v=spf1 -all"`, recordTXT, policyHostA}},
 		{name: "policy host does not resolve", zone: []string{recordTXT}, want: mtasts.ResultFetchFailed,
 			errIs: func(err error) bool { return errAs[*dnsclient.Error](err) }},
+	})
+}
+
+func TestCheckAnswer(t *testing.T) {
+	runCheckCases(t, []checkCase{
 		{name: "redirect", want: mtasts.ResultRedirect, dialled: true,
 			handler: http.RedirectHandler("https://elsewhere.test/.well-known/mta-sts.txt", http.StatusMovedPermanently)},
 		{name: "404", handler: http.NotFoundHandler(), want: mtasts.ResultHTTPStatus, dialled: true},
@@ -103,6 +107,12 @@ func TestCheckResults(t *testing.T) {
 		{name: "headers past the response cap", handler: hugeHeader(), want: mtasts.ResultFetchFailed, dialled: true},
 		{name: "policy syntax", handler: servePolicy(200, "text/plain", "version: STSv1\nmode: enforce\nmax_age: 86400\n"),
 			want: mtasts.ResultPolicyInvalid, dialled: true, errIs: func(err error) bool { return errAs[*mtasts.SyntaxError](err) }},
+	})
+}
+
+func TestCheckCertificate(t *testing.T) {
+	hour := time.Hour
+	runCheckCases(t, []checkCase{
 		{name: "wrong certificate name", want: mtasts.ResultCertificate, dialled: true,
 			cert: func(t *testing.T, ca testCA) tls.Certificate {
 				return ca.leaf(t, "www.mail.test", time.Now().Add(-hour), time.Now().Add(hour))
@@ -119,7 +129,14 @@ func TestCheckResults(t *testing.T) {
 		{name: "self-signed certificate", want: mtasts.ResultCertificate, dialled: true,
 			cert:  func(t *testing.T, _ testCA) tls.Certificate { return selfSigned(t, policyHost) },
 			errIs: func(err error) bool { return errAs[x509.UnknownAuthorityError](err) }},
-	} {
+	})
+}
+
+// runCheckCases runs each case and checks the report and what the policy
+// host saw.
+func runCheckCases(t *testing.T, cases []checkCase) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r, ps, cert := tc.run(t)
 			if r.Result != tc.want {

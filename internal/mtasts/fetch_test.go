@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -69,6 +70,8 @@ func TestCheckAllowed(t *testing.T) {
 		{name: "one of two addresses refused", zone: []string{recordTXT, policyHostA, "mta-sts.mail.test. 300 IN A 127.0.0.2"},
 			allowed: []netip.Addr{loopback}, want: mtasts.ResultFetchFailed,
 			asked: []string{policyHost + " 127.0.0.1", policyHost + " 127.0.0.2"}, refused: second},
+		{name: "more addresses than can be checked", zone: manyAddresses(70), allowed: []netip.Addr{loopback},
+			want: mtasts.ResultFetchFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newFetchSetup(t, nil, nil, tc.zone...)
@@ -82,10 +85,10 @@ func TestCheckAllowed(t *testing.T) {
 				t.Errorf("Allowed asked %q, want %q", list.asked, tc.asked)
 			}
 			wantConns := int64(1)
-			if tc.refused.IsValid() {
+			if tc.want != mtasts.ResultOK {
 				wantConns = 0
 				var notAllowed *mtasts.NotAllowedError
-				if !errors.As(r.Err, &notAllowed) || notAllowed.Addr != tc.refused || notAllowed.Host != policyHost {
+				if !errors.As(r.Err, &notAllowed) || notAllowed.Addr != tc.refused || notAllowed.Host != policyHost || notAllowed.TooMany == tc.refused.IsValid() {
 					t.Errorf("Err = %v, want a *NotAllowedError for %s", r.Err, tc.refused)
 				}
 			}
@@ -94,6 +97,16 @@ func TestCheckAllowed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyAddresses is the record and n addresses of the policy host, all on
+// 127.0.0.0/8.
+func manyAddresses(n int) []string {
+	zone := []string{recordTXT}
+	for i := range n {
+		zone = append(zone, "mta-sts.mail.test. 300 IN A 127.0.0."+strconv.Itoa(i+1))
+	}
+	return zone
 }
 
 func TestCheckIPProtocol(t *testing.T) {

@@ -10,13 +10,19 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/internal/mtasts"
 )
 
-func TestParsePolicy(t *testing.T) {
-	const base = "version: STSv1\nmode: enforce\nmx: mx.mail.test\nmax_age: 604800\n"
-	for _, tc := range []struct {
-		name, text string
-		want       *mtasts.Policy // nil: invalid
-		line       int            // the line an invalid policy is blamed on
-	}{
+// basePolicy is a valid policy the invalid cases break.
+const basePolicy = "version: STSv1\nmode: enforce\nmx: mx.mail.test\nmax_age: 604800\n"
+
+// policyCase is a policy text and what ParsePolicy must make of it.
+type policyCase struct {
+	name, text string
+	want       *mtasts.Policy // nil: invalid
+	line       int            // the line an invalid policy is blamed on
+}
+
+func TestParsePolicyValid(t *testing.T) {
+	const base = basePolicy
+	runPolicyCases(t, []policyCase{
 		{name: "LF", text: base, want: &mtasts.Policy{Mode: "enforce", MaxAge: 604800 * time.Second, MX: []string{"mx.mail.test"}}},
 		{name: "CRLF", text: strings.ReplaceAll(base, "\n", "\r\n"), want: &mtasts.Policy{Mode: "enforce", MaxAge: 604800 * time.Second, MX: []string{"mx.mail.test"}}},
 		{name: "no final line end", text: strings.TrimSuffix(base, "\n"), want: &mtasts.Policy{Mode: "enforce", MaxAge: 604800 * time.Second, MX: []string{"mx.mail.test"}}},
@@ -29,7 +35,12 @@ func TestParsePolicy(t *testing.T) {
 			want: &mtasts.Policy{Mode: "enforce", MaxAge: 604800 * time.Second, MX: []string{"mx.mail.test"}}},
 		{name: "leading zeros", text: "version: STSv1\nmode: none\nmax_age: 0000000086\n",
 			want: &mtasts.Policy{Mode: "none", MaxAge: 86 * time.Second}},
+	})
+}
 
+func TestParsePolicyInvalid(t *testing.T) {
+	const base = basePolicy
+	runPolicyCases(t, []policyCase{
 		{name: "empty", text: ""},
 		{name: "no version", text: "mode: enforce\nmx: mx.mail.test\nmax_age: 1\n"},
 		{name: "no mode", text: "version: STSv1\nmx: mx.mail.test\nmax_age: 1\n"},
@@ -69,7 +80,13 @@ func TestParsePolicy(t *testing.T) {
 		{name: "extension with control character", text: base + "comment: a\x01b\n", line: 5},
 		{name: "extension with invalid UTF-8", text: base + "comment: \xff\n", line: 5},
 		{name: "CR inside a line", text: "version: STSv1\rmode: none\nmax_age: 1\n", line: 1},
-	} {
+	})
+}
+
+// runPolicyCases parses each case's text and checks the outcome.
+func runPolicyCases(t *testing.T, cases []policyCase) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := mtasts.ParsePolicy(tc.text)
 			if tc.want == nil {
