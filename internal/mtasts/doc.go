@@ -13,6 +13,18 @@
 // request on one connection: no proxy, no redirects followed, no cookies,
 // no keep-alive.
 //
+// Where the RFCs leave room, the package decides so:
+//   - A TXT lookup that fails (SERVFAIL, timeout …) is fetch_failed, not
+//     absent: the policy is unknown, not known to be missing. NXDOMAIN and
+//     NODATA are absent. The same failure of the TLS-RPT lookup gives
+//     CheckTLSRPT no result at all.
+//   - A policy host with any address outside Options.Allowed (or with more
+//     addresses than the resolver keeps) is fetch_failed with a
+//     *NotAllowedError, and nothing is dialled, as for any target.
+//   - The grammar is applied as written: a policy file with an empty line
+//     or an mx with a trailing dot is policy_invalid; a TXT record may end
+//     in spaces or tabs.
+//
 // The package knows nothing of Prometheus or HTTP handlers: Report.Result
 // is the value of probe_smtp_mta_sts_info{result}, and CheckTLSRPT's result
 // that of probe_smtp_tlsrpt_info{result}.
