@@ -3,6 +3,7 @@ GO ?= go
 FUZZTIME ?= 10s
 WIRE_FUZZ_TARGETS := FuzzReadReply FuzzParseEHLO
 DNS_FUZZ_TARGETS := FuzzFirstNameserver FuzzUnescapeTXT
+MTASTS_FUZZ_TARGETS := FuzzParsePolicy FuzzParseRecord FuzzParseTLSRPTRecord
 
 BIN := smtp_exporter
 VERSION := $(shell cat VERSION)
@@ -62,6 +63,7 @@ fuzz:
 	for f in $(DNS_FUZZ_TARGETS); do $(GO) test ./internal/dnsclient -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
 	$(GO) test ./internal/dane -run '^$$' -fuzz '^FuzzAssessVerify$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./internal/ocspstaple -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	for f in $(MTASTS_FUZZ_TARGETS); do $(GO) test ./internal/mtasts -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done
 
 examples: build
 	promtool check config examples/prometheus.yml
