@@ -172,6 +172,9 @@ func TestLoadDefault(t *testing.T) {
 	if len(c.Modules) != len(want) {
 		t.Errorf("modules = %v, want %d modules", moduleNames(c), len(want))
 	}
+	if c.Modules["mx"].Targets != TargetsMX || c.Modules["default"].Targets != TargetsHost {
+		t.Error("the shipped mx module must take mail domains, default hosts")
+	}
 	for name, ports := range want {
 		m := c.Modules[name]
 		if m == nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/internal/limits"
+	"github.com/smtp-exporter/smtp_exporter/internal/plan"
 	"github.com/smtp-exporter/smtp_exporter/internal/probe"
 )
 
@@ -111,7 +112,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	outcome, err := h.opts.Prober.Run(r.Context(), req.Request)
 	var notAllowed *probe.NotAllowedError
 	if errors.As(err, &notAllowed) {
-		h.refuse(w, &requestError{http.StatusForbidden, "not_allowed", notAllowed.Msg})
+		h.refuse(w, &requestError{http.StatusForbidden, "not_allowed", notAllowed.Error()})
 		return
 	}
 	if errors.Is(r.Context().Err(), context.Canceled) {
@@ -131,16 +132,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // socketsNeeded is how many sockets the probe may hold at once: one per
-// session, and two while a name resolves (A and AAAA are asked together).
+// session, and two while a name resolves (A and AAAA are asked together);
+// for a mail domain, the MX lookup, every MX host resolving at once and
+// every endpoint its plan may hold.
 func socketsNeeded(req *probeRequest) int {
-	n := len(req.Module.Ports)
+	m := req.Module
+	ports := len(m.Ports)
 	if req.Target.Port != 0 {
-		n = 1
+		ports = 1
+	}
+	if m.Targets == config.TargetsMX {
+		perHost := 1
+		if m.Addresses == config.AddressesAll {
+			perHost = 2 * m.AddressLimit()
+		}
+		hosts := m.HostLimit()
+		return 1 + 2*hosts + min(plan.MaxEndpoints, ports*hosts*perHost) // MX, addresses, sessions
+	}
+	if m.Addresses == config.AddressesAll {
+		ports *= 2 * m.AddressLimit()
 	}
 	if !req.Target.IP.IsValid() {
-		n += 2
+		ports += 2
 	}
-	return n
+	return ports
 }
 
 func (h *Handler) refuse(w http.ResponseWriter, e *requestError) {
@@ -175,6 +190,9 @@ func (h *Handler) parse(r *http.Request) (*probeRequest, *requestError) {
 	}
 	if req.Module = req.Config.Modules[req.ModuleName]; req.Module == nil {
 		return nil, badRequest("unknown_module", "unknown module %q; the modules are %s", req.ModuleName, strings.Join(req.Config.ModuleNames(), ", "))
+	}
+	if req.Module.Targets == config.TargetsMX && (t.Port != 0 || t.IP.IsValid()) {
+		return nil, badRequest("bad_target", "module %q takes a mail domain (targets: mx): target %q must be a domain name, without a port", req.ModuleName, req.RawTarget)
 	}
 	req.debug, _ = strconv.ParseBool(q.Get("debug"))
 	budget, reqErr := h.budget(r, req.Module.Timeout)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -27,44 +26,33 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/internal/dnstest"
 	"github.com/smtp-exporter/smtp_exporter/internal/limits"
 	"github.com/smtp-exporter/smtp_exporter/internal/probe"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
 )
 
-// nameResolver resolves the names it maps and no other: handler tests never
-// touch real DNS.
-type nameResolver map[string][]netip.Addr
-
-func (r nameResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
-	if addrs, ok := r[host]; ok {
-		return addrs, nil
-	}
-	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-}
-
-// hangingResolver answers only when the context ends, as a resolver whose
-// DNS server never replies.
-type hangingResolver struct{}
-
-func (hangingResolver) LookupNetIP(ctx context.Context, _, _ string) ([]netip.Addr, error) {
-	<-ctx.Done()
-	return nil, ctx.Err()
-}
-
-// silentDNSResolver is Go's own resolver asking a DNS server on loopback
-// that never answers: the error the budget ends it with is the real one.
-func silentDNSResolver(t *testing.T) *net.Resolver {
+// nameResolver is a DNS server on loopback that knows the names it maps
+// and no other, and a client asking it: handler tests never touch real DNS.
+func nameResolver(t testing.TB, hosts map[string][]netip.Addr) probe.Resolver {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", pc.LocalAddr().String())
-	}}
+	return dnstest.NewServer(t, dnstest.Hosts(hosts)...).Client(t, false)
+}
+
+// silentResolver asks a DNS server on loopback that never answers.
+func silentResolver(t testing.TB) probe.Resolver {
+	t.Helper()
+	srv := dnstest.NewServer(t)
+	srv.SetDefault(dnstest.Behaviour{Drop: true})
+	return srv.Client(t, false)
+}
+
+// slowResolver asks a DNS server on loopback that answers after a minute.
+func slowResolver(t testing.TB) probe.Resolver {
+	t.Helper()
+	srv := dnstest.NewServer(t)
+	srv.SetDefault(dnstest.Behaviour{Delay: time.Minute})
+	return srv.Client(t, false)
 }
 
 // fixtureOptions tune newHandlerFixture; zero values pick the defaults.
@@ -92,7 +80,7 @@ func newHandlerFixture(t *testing.T, configYAML string, o fixtureOptions) *handl
 		t.Fatalf("config: %v\n%s", err, configYAML)
 	}
 	if o.resolver == nil {
-		o.resolver = nameResolver{}
+		o.resolver = nameResolver(t, nil)
 	}
 	if o.historyLimit == 0 {
 		o.historyLimit = 10
@@ -410,7 +398,7 @@ func TestHandlerDefaultModule(t *testing.T) {
 
 func TestHandlerAllowedTargets(t *testing.T) {
 	port, accepted := countingServer(t)
-	resolver := nameResolver{
+	resolver := nameResolver(t, map[string][]netip.Addr{
 		"allowed.test":        {netip.MustParseAddr("127.0.0.1")},
 		"elsewhere.test":      {netip.MustParseAddr("127.0.0.2")},
 		"mixed.test":          {netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.1")},
@@ -418,7 +406,7 @@ func TestHandlerAllowedTargets(t *testing.T) {
 		"third.test":          {netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::ffff:127.0.0.9")},
 		"mx.good.test":        {netip.MustParseAddr("127.0.0.1")},
 		"rebinding.evil.test": {netip.MustParseAddr("127.0.0.1")},
-	}
+	})
 	cfgText := oneModule("2s", config.TLSNone, port) + "allowed_targets: [127.0.0.1/32, '*.good.test']\n"
 	tests := []struct {
 		target     string
@@ -717,9 +705,9 @@ func TestHandlerBudget(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			port, _ := neverGreetingServer(t)
-			var resolver probe.Resolver = hangingResolver{}
+			resolver := silentResolver(t)
 			if tt.silentDNS {
-				resolver = silentDNSResolver(t)
+				resolver = slowResolver(t)
 			}
 			f := newHandlerFixture(t, oneModule(tt.moduleTimeout, config.TLSStartTLS, port), fixtureOptions{resolver: resolver})
 			var headers []string
@@ -852,7 +840,7 @@ func TestHandlerProbePorts(t *testing.T) {
 	// Without dialling 465 on this machine: the endpoint step picks the mode.
 	t.Run("unlisted 465 is implicit, others starttls", func(t *testing.T) {
 		m := f.handler.opts.Config().Modules["unlisted"]
-		p := &probe.Prober{Resolver: nameResolver{"mx.test": {netip.MustParseAddr("127.0.0.1")}}}
+		p := &probe.Prober{Resolver: nameResolver(t, map[string][]netip.Addr{"mx.test": {netip.MustParseAddr("127.0.0.1")}})}
 		for _, tc := range []struct {
 			port int
 			mode config.TLSMode
@@ -944,7 +932,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	cert := noCA.Issue(t, smtptest.CertSpec{Names: []string{"mx.test"}})
 	port := smtptest.GoSMTPServer{TLS: smtptest.ServerTLS(cert), User: "someone", Password: "pw"}.Start(t)
 	f := newHandlerFixture(t, oneModule("5s", config.TLSStartTLS, port), fixtureOptions{
-		resolver: nameResolver{"mx.test": {netip.MustParseAddr("127.0.0.1")}},
+		resolver: nameResolver(t, map[string][]netip.Addr{"mx.test": {netip.MustParseAddr("127.0.0.1")}}),
 	})
 
 	t.Run("probe", func(t *testing.T) {

@@ -78,7 +78,7 @@ func TestCredentialsStayWithTheirServers(t *testing.T) {
 	ca := smtptest.NewCA(t)
 	cert := ca.Issue(t, smtptest.CertSpec{Names: []string{"rogue.test", "127.0.0.1"}})
 	pwFile := writePassword(t, "s3cret-password")
-	resolver := nameResolver{"rogue.test": {netip.MustParseAddr("127.0.0.1")}}
+	resolver := nameResolver(t, map[string][]netip.Addr{"rogue.test": {netip.MustParseAddr("127.0.0.1")}})
 	modules := []struct {
 		name, tls, auth string
 	}{

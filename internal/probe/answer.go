@@ -1,6 +1,9 @@
 package probe
 
 import (
+	"hash/fnv"
+	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
@@ -10,38 +13,104 @@ import (
 )
 
 // buildAnswer collects the series of a finished probe.
-func buildAnswer(results []*Result, duration time.Duration, now time.Time) *exposition.Answer {
-	b := exposition.NewBuilder(2 + 48*len(results))
-	b.Add(probeSuccessFamily, boolValue(probeSucceeded(results)), nil)
-	b.Add(probeDurationFamily, duration.Seconds(), nil)
-	for _, r := range results {
-		collectEndpoint(newEndpointEmitter(b, r), r, now)
+func buildAnswer(o *Outcome, now time.Time) *exposition.Answer {
+	b := exposition.NewBuilder(4 + 48*len(o.Results))
+	b.Add(probeSuccessFamily, boolValue(probeSucceeded(o.Results)), nil)
+	b.Add(probeDurationFamily, o.Duration.Seconds(), nil)
+	if o.Domain != nil {
+		collectDomain(b, o)
+	}
+	collectHosts(b, o)
+	withIP := o.Module != nil && o.Module.Addresses == config.AddressesAll
+	for _, r := range o.Results {
+		collectEndpoint(newEndpointEmitter(b, r, withIP), r, now)
 	}
 	return b.Answer()
 }
 
+// collectDomain emits the MX facts of a mail-domain target.
+func collectDomain(b *exposition.Builder, o *Outcome) {
+	d := o.Domain
+	b.Add(mxLookupFamily, 1, []string{d.Lookup})
+	b.Add(mxRecordsFamily, float64(d.Records), nil)
+	for _, h := range d.Hosts {
+		b.Add(mxInfoFamily, 1, []string{h.Name, strconv.Itoa(int(h.Preference))})
+	}
+	for _, p := range d.Problems {
+		b.Add(mxProblemFamily, 1, []string{p.Host, p.Problem})
+	}
+	b.Add(deliverableFamily, boolValue(deliverable(o.Results)), nil)
+	if f := o.TargetFailure; f != nil {
+		b.Add(targetFailureFamily, 1, []string{f.Phase, f.Reason})
+	}
+	if o.dnssec() {
+		b.Add(mxSecureFamily, boolValue(d.Secure), nil)
+	}
+	b.Add(dnsLookupFamily, d.LookupTime.Seconds(), nil)
+	b.Add(skippedFamily, float64(o.Skipped), nil)
+}
+
+// collectHosts emits the facts of every host resolved: addresses per
+// family, DNSSEC, and for a host target the lookup time.
+func collectHosts(b *exposition.Builder, o *Outcome) {
+	for _, h := range o.Hosts {
+		if h.Err == nil {
+			b.Add(hostAddressesFamily, float64(len(h.IPv4)), []string{"4", h.Name})
+			b.Add(hostAddressesFamily, float64(len(h.IPv6)), []string{"6", h.Name})
+		}
+		if o.dnssec() {
+			b.Add(hostSecureFamily, boolValue(h.Secure), []string{h.Name})
+		}
+	}
+	if o.Domain == nil && len(o.Hosts) == 1 {
+		b.Add(dnsLookupFamily, o.Hosts[0].LookupTime.Seconds(), nil)
+	}
+}
+
+// dnssec reports whether the probe's module trusts the AD bit.
+func (o *Outcome) dnssec() bool { return o.Module != nil && o.Module.DNS.DNSSEC }
+
+// deliverable: at least one endpoint succeeded.
+func deliverable(results []*Result) bool {
+	for _, r := range results {
+		if r.Success() {
+			return true
+		}
+	}
+	return false
+}
+
 // endpointEmitter adds the series of one endpoint, each carrying its
-// endpointLabels; the series without labels of their own share one slice.
+// endpoint labels; the series without labels of their own share one slice.
 type endpointEmitter struct {
 	b      *exposition.Builder
-	values []string // values of endpointLabels, in their order
+	withIP bool
+	values []string // values of the endpoint labels, in their order
 	shared []string // the same in label-name order
 }
 
-func newEndpointEmitter(b *exposition.Builder, r *Result) *endpointEmitter {
-	e := &endpointEmitter{b: b, values: endpointLabelValues(r)}
-	e.shared = b.Labels(upFamily, e.values, nil)
+func newEndpointEmitter(b *exposition.Builder, r *Result, withIP bool) *endpointEmitter {
+	e := &endpointEmitter{b: b, withIP: withIP, values: endpointLabelValues(r, withIP)}
+	e.shared = b.Labels(e.family(upFamily), e.values, nil)
 	return e
+}
+
+// family returns f in the endpoint's label set.
+func (e *endpointEmitter) family(f endpointFamily) *exposition.Family {
+	if e.withIP {
+		return f.withIP
+	}
+	return f.plain
 }
 
 // series adds one series of f; extra are the values of f's labels after
 // the endpoint's, in declaration order.
-func (e *endpointEmitter) series(f *exposition.Family, v float64, extra ...string) {
+func (e *endpointEmitter) series(f endpointFamily, v float64, extra ...string) {
 	if len(extra) == 0 {
-		e.b.Add(f, v, e.shared)
+		e.b.Add(e.family(f), v, e.shared)
 		return
 	}
-	e.b.Add(f, v, e.b.Labels(f, e.values, extra))
+	e.b.Add(e.family(f), v, e.b.Labels(e.family(f), e.values, extra))
 }
 
 // probeSucceeded: at least one endpoint, and every endpoint succeeded.
@@ -75,8 +144,25 @@ func collectEndpoint(emit *endpointEmitter, r *Result, now time.Time) {
 		emit.series(startTLSFamily, boolValue(r.StartTLSAdvertised))
 	}
 	emit.series(tlsFamily, boolValue(r.TLS))
+	if r.Dialled.IsValid() {
+		emit.series(ipHashFamily, addrHash(r.Dialled))
+	}
+	if rev := r.Reverse; rev != nil {
+		emit.series(fcrdnsFamily, boolValue(rev.FCrDNS))
+		if r.BannerName != "" {
+			emit.series(bannerMatchFamily, boolValue(rev.BannerMatch))
+		}
+	}
 	collectExtensions(emit, r)
 	collectTLS(emit, r, now)
+}
+
+// addrHash is blackbox_exporter's probe_ip_addr_hash: FNV-1a (32 bits)
+// of the address's 4 (IPv4) or 16 (IPv6) bytes.
+func addrHash(a netip.Addr) float64 {
+	h := fnv.New32a()
+	h.Write(a.Unmap().AsSlice())
+	return float64(h.Sum32())
 }
 
 func collectExtensions(emit *endpointEmitter, r *Result) {
@@ -116,6 +202,9 @@ func collectTLS(emit *endpointEmitter, r *Result, now time.Time) {
 	emit.series(certVerifiedFamily, boolValue(c.Verified))
 	emit.series(hostnameMatchFamily, boolValue(c.HostnameMatch))
 	emit.series(chainInfoFamily, 1, c.Info...)
+	if c.Verified {
+		emit.series(verifiedExpiryFamily, float64(c.VerifiedExpiry.Unix()))
+	}
 }
 
 func boolValue(b bool) float64 {

@@ -17,10 +17,10 @@ func TestAnswerOfARealProbeEncodesAsExpfmtDoes(t *testing.T) {
 	implicitPort := smtptest.GoSMTPServer{TLS: smtptest.ServerTLS(cert), Implicit: true}.Start(t)
 	m := smtptest.ModuleFrom(t, fmt.Sprintf("ports:\n  - {port: %d, tls: starttls}\n  - {port: %d, tls: implicit}\n  - {port: %d, tls: none}\n",
 		tlsPort, implicitPort, smtptest.ClosedPort(t)))
-	p := &Prober{Resolver: staticResolver{}}
+	p := &Prober{Resolver: staticResolver(t, nil)}
 	target, _ := ParseTarget("127.0.0.1")
 	results := p.Probe(t.Context(), m, p.Endpoints(t.Context(), target, m))
-	a := buildAnswer(results, 1234567*time.Microsecond, time.Now())
+	a := answerOf(results, 1234567*time.Microsecond, time.Now())
 	if a.Len() < 60 {
 		t.Fatalf("only %d series in a 3-port answer", a.Len())
 	}

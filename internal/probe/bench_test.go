@@ -191,7 +191,7 @@ func BenchmarkMetricsEncode(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				var err error
-				if buf, err = buildAnswer(results, duration, start).Encode(buf[:0], exposition.FormatOf(format)); err != nil {
+				if buf, err = answerOf(results, duration, start).Encode(buf[:0], exposition.FormatOf(format)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -203,7 +203,7 @@ func BenchmarkMetricsEncode(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			buf.Reset()
-			families, _ := buildAnswer(results, duration, start).Gather()
+			families, _ := answerOf(results, duration, start).Gather()
 			enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
 			for _, mf := range families {
 				if err := enc.Encode(mf); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/smtp-exporter/smtp_exporter/internal/plan"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtpwire"
 )
 
@@ -18,9 +19,9 @@ import (
 // protocol and network causes.
 func classify(ctx context.Context, phase Phase, err error) string {
 	var (
-		protoErr *smtpwire.ProtocolError
-		replyErr *smtpwire.ReplyError
-		dnsErr   *net.DNSError
+		protoErr   *smtpwire.ProtocolError
+		replyErr   *smtpwire.ReplyError
+		resolveErr *plan.ResolveError
 	)
 	switch {
 	case isLocal(err):
@@ -29,10 +30,10 @@ func classify(ctx context.Context, phase Phase, err error) string {
 		return ReasonProtocol
 	case errors.As(err, &replyErr):
 		return ReasonReplyCode
+	case errors.As(err, &resolveErr):
+		return resolveErr.Reason // decided by the resolver step
 	case ctx.Err() != nil || isTimeout(err):
 		return ReasonTimeout
-	case errors.As(err, &dnsErr) || errors.Is(err, errNoAddress):
-		return ReasonDNS
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return ReasonRefused
 	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH),

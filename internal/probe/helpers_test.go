@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/internal/dnstest"
+	"github.com/smtp-exporter/smtp_exporter/internal/exposition"
 )
 
 // probePort runs one session against 127.0.0.1:port with module m and
@@ -22,7 +24,7 @@ func probePort(t testing.TB, m *config.Module, port int, budget time.Duration) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Prober{Resolver: net.DefaultResolver, Hostname: "prober.example.net"}
+	p := &Prober{Resolver: staticResolver(t, nil), Hostname: "prober.example.net"}
 	results := p.Probe(ctx, m, p.Endpoints(ctx, target, m))
 	if len(results) != 1 {
 		t.Fatalf("got %d results, want 1", len(results))
@@ -40,21 +42,17 @@ func failureOf(r *Result) string {
 
 func newReader(conn net.Conn) *bufio.Reader { return bufio.NewReader(conn) }
 
-// staticResolver resolves names from a map, as DNS would.
-type staticResolver map[string][]string
-
-func (s staticResolver) LookupNetIP(_ context.Context, network, host string) ([]netip.Addr, error) {
-	var out []netip.Addr
-	for _, a := range s[host] {
-		addr := netip.MustParseAddr(a)
-		if network == "ip" || (network == "ip4") == addr.Is4() {
-			out = append(out, addr)
+// staticResolver is a DNS server on loopback giving each name its
+// addresses, and a client asking it.
+func staticResolver(t testing.TB, hosts map[string][]string) Resolver {
+	t.Helper()
+	parsed := map[string][]netip.Addr{}
+	for name, addrs := range hosts {
+		for _, a := range addrs {
+			parsed[name] = append(parsed[name], netip.MustParseAddr(a))
 		}
 	}
-	if len(out) == 0 {
-		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	return out, nil
+	return dnstest.NewServer(t, dnstest.Hosts(parsed)...).Client(t, false)
 }
 
 // probeTarget probes a target string with the given resolver; the target
@@ -73,4 +71,9 @@ func probeTarget(t testing.TB, m *config.Module, target string, res Resolver) *R
 		t.Fatalf("got %d results, want 1", len(results))
 	}
 	return results[0]
+}
+
+// answerOf builds the answer of a host probe with these results.
+func answerOf(results []*Result, duration time.Duration, now time.Time) *exposition.Answer {
+	return buildAnswer(&Outcome{Results: results, Duration: duration}, now)
 }

@@ -20,7 +20,7 @@ func TestMetricsOfASTARTTLSEndpoint(t *testing.T) {
 	port := smtptest.GoSMTPServer{TLS: smtptest.ServerTLS(cert), User: "u", Password: "p"}.Start(t)
 	m := smtptest.ModuleFrom(t, "tls_config: {ca_file: "+ca.WriteFile(t)+"}\n"+smtptest.PortModule(port, "starttls", ""))
 	r := probePort(t, m, port, testBudget)
-	c := buildAnswer([]*Result{r}, time.Second, time.Now())
+	c := answerOf([]*Result{r}, time.Second, time.Now())
 
 	l := fmt.Sprintf(`host="127.0.0.1",port="%d"`, port)
 	want := fmt.Sprintf(`
@@ -95,7 +95,7 @@ probe_smtp_size_limit_bytes{%[1]s} 1.048576e+07
 func TestMetricsOfAFailedEndpoint(t *testing.T) {
 	port := smtptest.ClosedPort(t)
 	r := probePort(t, smtptest.ModuleFrom(t, smtptest.PortModule(port, "starttls", "")), port, testBudget)
-	c := buildAnswer([]*Result{r}, time.Second, time.Now())
+	c := answerOf([]*Result{r}, time.Second, time.Now())
 	want := fmt.Sprintf(`
 # HELP probe_smtp_failure_info Why the endpoint failed: the phase and reason of the first failure.
 # TYPE probe_smtp_failure_info gauge
@@ -158,7 +158,7 @@ func TestIPv6LoopbackAndFallback(t *testing.T) {
 			}
 		}()
 		t.Cleanup(func() { ln6.Close() })
-		r := probeTarget(t, smtptest.ModuleFrom(t, smtptest.PortModule(port, "none", "")), fmt.Sprintf("[::1]:%d", port), staticResolver{})
+		r := probeTarget(t, smtptest.ModuleFrom(t, smtptest.PortModule(port, "none", "")), fmt.Sprintf("[::1]:%d", port), staticResolver(t, nil))
 		if !r.Success() || r.IPProtocol != 6 || r.Host != "::1" {
 			t.Errorf("success=%t family=%d host=%q, want true 6 ::1\n%s", r.Success(), r.IPProtocol, r.Host, r.Transcript)
 		}
@@ -170,7 +170,7 @@ func TestIPv6LoopbackAndFallback(t *testing.T) {
 		port := smtptest.GoSMTPServer{}.Start(t)
 		m := smtptest.ModuleFrom(t, smtptest.PortModule(port, "none", ""))
 		m.EHLOHostname = ""
-		res := staticResolver{"mx.test": {"::1", "127.0.0.1"}}
+		res := staticResolver(t, map[string][]string{"mx.test": {"::1", "127.0.0.1"}})
 		r := probeTarget(t, m, fmt.Sprintf("mx.test:%d", port), res)
 		if !r.Success() || r.IPProtocol != 4 {
 			t.Errorf("success=%t family=%d, want true 4\n%s", r.Success(), r.IPProtocol, r.Transcript)
@@ -206,14 +206,14 @@ func TestProbeMetricsAreConsistent(t *testing.T) {
 	deadPort := smtptest.ClosedPort(t)
 	m := smtptest.ModuleFrom(t, fmt.Sprintf("ports:\n  - {port: %d, tls: starttls}\n  - {port: %d, tls: implicit}\n  - {port: %d, tls: none}\n",
 		tlsPort, implicitPort, deadPort))
-	p := &Prober{Resolver: staticResolver{}}
+	p := &Prober{Resolver: staticResolver(t, nil)}
 	target, _ := ParseTarget("127.0.0.1")
 	results := p.Probe(t.Context(), m, p.Endpoints(t.Context(), target, m))
-	families, err := prometheus.Gatherers{buildAnswer(results, 0, time.Now())}.Gather()
+	families, err := prometheus.Gatherers{answerOf(results, 0, time.Now())}.Gather()
 	if err != nil {
 		t.Fatalf("inconsistent answer: %v", err)
 	}
-	if n, _ := testutil.GatherAndCount(buildAnswer(results, 0, time.Now()), "probe_smtp_up"); n != 3 {
+	if n, _ := testutil.GatherAndCount(answerOf(results, 0, time.Now()), "probe_smtp_up"); n != 3 {
 		t.Errorf("%d probe_smtp_up series, want 3", n)
 	}
 	if len(families) < 20 {

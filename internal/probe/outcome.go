@@ -6,6 +6,7 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/internal/exposition"
+	"github.com/smtp-exporter/smtp_exporter/internal/plan"
 )
 
 // Request is one probe to run: a parsed target, the module and the
@@ -37,6 +38,14 @@ type Outcome struct {
 	Duration time.Duration
 	// Results are the sessions' results, in endpoint order.
 	Results []*Result
+	// Domain holds the MX facts of a mail-domain target; nil for a host.
+	Domain *plan.Domain
+	// Hosts are the hosts resolved, in probe order.
+	Hosts []plan.Host
+	// Skipped counts endpoints past plan.MaxEndpoints, not probed.
+	Skipped int
+	// TargetFailure says why a target had no endpoints at all.
+	TargetFailure *plan.TargetFailure
 	// Answer is the probe's series.
 	Answer *exposition.Answer
 }
@@ -45,22 +54,24 @@ type Outcome struct {
 // endpoint succeeded.
 func (o *Outcome) Success() bool { return probeSucceeded(o.Results) }
 
-// Run probes req's target on ctx within req's budget: it resolves the
-// target, refuses it with a *NotAllowedError when allowed_targets do not
-// admit it, runs the sessions and returns the outcome.
+// Run probes req's target on ctx within req's budget: the resolver step
+// makes the plan (a host target that allowed_targets does not admit is
+// refused with a *NotAllowedError), the sessions run, all at once, and the
+// outcome is returned.
 func (p *Prober) Run(ctx context.Context, req Request) (*Outcome, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, req.Budget)
 	defer cancel()
-	endpoints := p.Endpoints(ctx, req.Target, req.Module)
-	if err := CheckAllowed(req.Config, req.Module, endpoints); err != nil {
+	pl, err := p.makePlan(ctx, req)
+	if err != nil {
 		return nil, err
 	}
-	results := p.Probe(ctx, req.Module, endpoints)
-	duration := time.Since(start)
-	return &Outcome{
+	results := p.Probe(ctx, req.Module, pl.Endpoints)
+	o := &Outcome{
 		Time: start, Target: req.RawTarget, ModuleName: req.ModuleName, Module: req.Module,
-		Budget: req.Budget, Duration: duration, Results: results,
-		Answer: buildAnswer(results, duration, start),
-	}, nil
+		Budget: req.Budget, Duration: time.Since(start), Results: results,
+		Domain: pl.Domain, Hosts: pl.Hosts, Skipped: pl.Skipped, TargetFailure: pl.Failure,
+	}
+	o.Answer = buildAnswer(o, start)
+	return o, nil
 }

@@ -2,153 +2,108 @@ package probe
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
-	"time"
+	"sync"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/internal/dnsclient"
+	"github.com/smtp-exporter/smtp_exporter/internal/plan"
 )
 
-// Resolver looks up a host's addresses; *net.Resolver is one.
+// Resolver is the DNS of a probe, *dnsclient.Client: every lookup of a
+// probe goes through its module's resolver.
 type Resolver interface {
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+	plan.Resolver
+	LookupPTR(ctx context.Context, addr netip.Addr) (dnsclient.PTRAnswer, error)
 }
 
-// Endpoint is one host and port to probe, with the addresses to dial: the
-// output of the resolver step.
-type Endpoint struct {
-	// Host is the name the endpoint series carry.
-	Host string
-	// Port is the TCP port.
-	Port int
-	// Settings are the port's mode and expectations.
-	Settings config.Settings
-	// Addrs are dialled in order until one connects: a subset of Resolved.
-	Addrs []netip.Addr
-	// Resolved are all the addresses the host resolved to (up to
-	// maxResolvedAddrs), each of which allowed_targets must admit.
-	Resolved []netip.Addr
-	// ResolvedTruncated: the host had more addresses than Resolved holds.
-	ResolvedTruncated bool
-	// ResolveDuration is how long resolving Host took.
-	ResolveDuration time.Duration
-	// ResolveErr is why resolving failed.
-	ResolveErr error
-}
-
-// Endpoints resolves the target once and returns one endpoint per port: the
-// target's own port, or every port of the module.
-func (p *Prober) Endpoints(ctx context.Context, t Target, m *config.Module) []Endpoint {
-	start := time.Now()
-	found, err := p.resolve(ctx, t, m.IPProtocol)
-	took := time.Since(start)
-	truncated := len(found) > maxResolvedAddrs
-	if truncated {
-		found = found[:maxResolvedAddrs]
-	}
-	addrs := dialOrder(found)
-	if t.IP.IsValid() {
-		took = 0 // nothing was looked up: the phase was skipped
-	}
-	ports := []int{t.Port}
-	if t.Port == 0 {
-		ports = ports[:0]
-		for _, port := range m.Ports {
-			ports = append(ports, port.Port)
-		}
-	}
-	endpoints := make([]Endpoint, 0, len(ports))
-	for _, port := range ports {
-		endpoints = append(endpoints, Endpoint{
-			Host: t.Host, Port: port, Settings: m.EndpointSettings(port),
-			Addrs: addrs, Resolved: found, ResolvedTruncated: truncated,
-			ResolveDuration: took, ResolveErr: err,
-		})
-	}
-	return endpoints
-}
-
-// maxResolvedAddrs bounds the addresses of one host that are checked
-// against allowed_targets; a host with more is refused when the lists
-// restrict targets.
-const maxResolvedAddrs = 1024
-
-// resolve returns every address of the target, unmapped and without
-// repeats, in the resolver's order.
-func (p *Prober) resolve(ctx context.Context, t Target, protocol string) ([]netip.Addr, error) {
-	if t.IP.IsValid() {
-		return []netip.Addr{t.IP}, nil
-	}
-	network := map[string]string{config.IPProtocol4: "ip4", config.IPProtocol6: "ip6"}[protocol]
-	if network == "" {
-		network = "ip"
-	}
-	found, err := p.Resolver.LookupNetIP(ctx, network, t.Host)
-	if err != nil {
-		return nil, fmt.Errorf("resolving %s: %w", t.Host, err)
-	}
-	addrs := make([]netip.Addr, 0, min(len(found), maxResolvedAddrs+1))
-	for _, a := range found {
-		if a = a.Unmap(); !slices.Contains(addrs, a) && (network != "ip4" || a.Is4()) && (network != "ip6" || a.Is6()) {
-			addrs = append(addrs, a)
-		}
-		if len(addrs) > maxResolvedAddrs {
-			break // enough to know the host has too many to check
-		}
-	}
-	if len(addrs) == 0 {
-		return nil, fmt.Errorf("resolving %s: %w", t.Host, errNoAddress)
-	}
-	return addrs, nil
-}
-
-// dialOrder picks the addresses to dial from those found: the first IPv6
-// address, then the first IPv4 one.
-func dialOrder(found []netip.Addr) []netip.Addr {
-	var v4, v6 []netip.Addr
-	for _, a := range found {
-		if a.Is4() && len(v4) == 0 {
-			v4 = append(v4, a)
-		} else if a.Is6() && len(v6) == 0 {
-			v6 = append(v6, a)
-		}
-	}
-	return append(v6, v4...)
-}
-
-// errNoAddress: the name resolved, but to no address of the wanted family.
-var errNoAddress = errors.New("no address of the wanted IP protocol")
+// Endpoint is one session to run: the output of the resolver step.
+type Endpoint = plan.Endpoint
 
 // NotAllowedError refuses a probe whose target allowed_targets does not
 // admit; the handler answers it with 403 and reason not_allowed.
-type NotAllowedError struct {
-	// Msg is the one-line explanation.
-	Msg string
+type NotAllowedError = plan.NotAllowedError
+
+// resolvers keeps one DNS client per resolver setting of the modules.
+type resolvers struct {
+	mu      sync.Mutex
+	clients map[config.DNS]Resolver
 }
 
-func (e *NotAllowedError) Error() string { return e.Msg }
+// limitResolvers bounds the clients kept: a reload can change every
+// module's resolver, and the old clients are then dropped.
+const limitResolvers = 64
 
-// CheckAllowed returns a *NotAllowedError unless the global and the
-// module's allowed_targets admit every address the endpoints' hosts
-// resolved to: the endpoints dial only addresses among those.
-func CheckAllowed(cfg *config.Config, m *config.Module, endpoints []Endpoint) error {
-	if !cfg.RestrictsTargets(m) {
-		return nil
+// get returns the client for d, made on first use. A resolver that cannot
+// be made (no nameserver in resolv.conf) fails each lookup with why.
+func (r *resolvers) get(d config.DNS) Resolver {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.clients[d]; ok {
+		return c
 	}
-	for i, ep := range endpoints {
-		if i > 0 && ep.Host == endpoints[i-1].Host {
-			continue // the same addresses, checked already
-		}
-		if ep.ResolvedTruncated {
-			return &NotAllowedError{fmt.Sprintf("target %s resolves to more than %d addresses, too many to check against allowed_targets", ep.Host, maxResolvedAddrs)}
-		}
-		for _, addr := range ep.Resolved {
-			if !cfg.TargetAllowed(m, ep.Host, addr) {
-				return &NotAllowedError{fmt.Sprintf("target %s resolves to %s, outside allowed_targets", ep.Host, addr)}
-			}
-		}
+	if r.clients == nil || len(r.clients) >= limitResolvers {
+		r.clients = map[config.DNS]Resolver{}
 	}
-	return nil
+	var c Resolver
+	opts := dnsclient.Options{DNSSEC: d.DNSSEC}
+	if ap, ok := d.ServerAddr(); ok {
+		opts.Server = ap.String()
+	}
+	client, err := dnsclient.New(opts)
+	if err != nil {
+		c = brokenResolver{fmt.Errorf("no resolver for this module: %w", err)}
+	} else {
+		c = client
+	}
+	r.clients[d] = c
+	return c
+}
+
+// resolverFor returns the resolver of module m: the Prober's own when it
+// has one (tests), else the module's dns settings'.
+func (p *Prober) resolverFor(m *config.Module) Resolver {
+	if p.Resolver != nil {
+		return p.Resolver
+	}
+	return p.resolvers.get(m.DNS)
+}
+
+// brokenResolver fails every lookup with err.
+type brokenResolver struct{ err error }
+
+func (b brokenResolver) LookupMX(context.Context, string) (dnsclient.MXAnswer, error) {
+	return dnsclient.MXAnswer{}, b.err
+}
+
+func (b brokenResolver) LookupAddrs(context.Context, string, string) (dnsclient.AddrsAnswer, error) {
+	return dnsclient.AddrsAnswer{}, b.err
+}
+
+func (b brokenResolver) LookupPTR(context.Context, netip.Addr) (dnsclient.PTRAnswer, error) {
+	return dnsclient.PTRAnswer{}, b.err
+}
+
+// Endpoints resolves a host target and returns its endpoints, one per port
+// (the target's own, or the module's), without allowed_targets.
+func (p *Prober) Endpoints(ctx context.Context, t Target, m *config.Module) []Endpoint {
+	pl, _ := plan.ForHost(ctx, p.resolverFor(m), t.Host, plan.OptionsFor(m, t.Port, nil))
+	return pl.Endpoints
+}
+
+// makePlan runs the resolver step of req: a host target's endpoints, or a
+// mail domain's MX hosts and theirs, every address checked against the
+// global and the module's allowed_targets.
+func (p *Prober) makePlan(ctx context.Context, req Request) (*plan.Plan, error) {
+	var allowed func(string, netip.Addr) bool
+	if req.Config.RestrictsTargets(req.Module) {
+		allowed = func(host string, a netip.Addr) bool { return req.Config.TargetAllowed(req.Module, host, a) }
+	}
+	opts := plan.OptionsFor(req.Module, req.Target.Port, allowed)
+	r := p.resolverFor(req.Module)
+	if opts.MX {
+		return plan.ForDomain(ctx, r, req.Target.Host, opts), nil
+	}
+	return plan.ForHost(ctx, r, req.Target.Host, opts)
 }

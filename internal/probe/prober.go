@@ -8,7 +8,6 @@ package probe
 import (
 	"context"
 	"log/slog"
-	"net"
 	"sync"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
@@ -17,7 +16,8 @@ import (
 
 // Prober runs SMTP probes. The zero value is not ready: use NewProber.
 type Prober struct {
-	// Resolver resolves target host names.
+	// Resolver, when set, serves every lookup of every module (tests);
+	// otherwise each module's dns settings pick a DNS client.
 	Resolver Resolver
 	// Hostname is this machine's name; sent with EHLO when the module
 	// names none and it is fully qualified.
@@ -27,12 +27,14 @@ type Prober struct {
 	// Inspector checks the certificates servers present; nil makes a
 	// Prober that keeps nothing from one probe to the next.
 	Inspector *tlsinspect.Inspector
+
+	resolvers resolvers
 }
 
-// NewProber returns a Prober using the system resolver and inspector,
-// which it shares between all its probes.
+// NewProber returns a Prober that resolves through each module's DNS
+// settings and checks certificates with inspector, shared by all probes.
 func NewProber(hostname string, logger *slog.Logger, inspector *tlsinspect.Inspector) *Prober {
-	return &Prober{Resolver: net.DefaultResolver, Hostname: hostname, Logger: logger, Inspector: inspector}
+	return &Prober{Hostname: hostname, Logger: logger, Inspector: inspector}
 }
 
 // Probe runs one session per endpoint, all at once, and returns their

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"crypto/tls"
+	"net/netip"
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
@@ -73,10 +74,19 @@ type Result struct {
 	// Host and Port name the endpoint, as its series are labelled.
 	Host string
 	Port int
+	// IP is the endpoint's one address under addresses: all (its ip
+	// label); invalid otherwise.
+	IP netip.Addr
 	// Settings are the port's TLS mode and expectations.
 	Settings config.Settings
 	// Addr is the address dialled last; empty when none was.
 	Addr string
+	// Dialled is the address of Addr; invalid when none was dialled.
+	Dialled netip.Addr
+	// BannerName is the first word of the 220 greeting.
+	BannerName string
+	// Reverse holds the reverse DNS checks, with reverse_dns; nil otherwise.
+	Reverse *ReverseDNS
 	// IPProtocol is 4 or 6, the family dialled; 0 when nothing was dialled.
 	IPProtocol int
 

@@ -40,12 +40,15 @@ func (p *Prober) probeEndpoint(ctx context.Context, m *config.Module, ep Endpoin
 	start := time.Now()
 	s := &session{
 		ctx: ctx, ep: ep, module: m, prober: p, start: start, tr: NewTranscript(start),
-		res:    &Result{Host: ep.Host, Port: ep.Port, Settings: ep.Settings},
+		res:    &Result{Host: ep.Host, Port: ep.Port, IP: ep.IP, Settings: ep.Settings},
 		dialer: probeDialer(),
 	}
 	s.res.Transcript = s.tr
 	s.run()
 	s.finish()
+	if m.ReverseDNS && s.res.Dialled.IsValid() {
+		s.res.Reverse = checkReverse(ctx, p.resolverFor(m), s.res)
+	}
 	return s.res
 }
 
@@ -57,7 +60,7 @@ func probeDialer() net.Dialer { return net.Dialer{KeepAlive: -1} }
 // run plays the session: connect, [tls,] banner, ehlo, [starttls, tls,
 // ehlo_tls,] [auth,] quit. Each step that fails ends it.
 func (s *session) run() {
-	s.res.Phases[PhaseResolve] = s.ep.ResolveDuration
+	s.res.Phases[PhaseResolve] = s.ep.ResolveTime
 	if s.ep.ResolveErr != nil {
 		s.record(PhaseResolve, s.ep.ResolveErr)
 		return
@@ -137,14 +140,14 @@ func (s *session) finish() {
 // connect dials the endpoint's addresses in order; all but the last get
 // half of the remaining budget, so a dead IPv6 path leaves time for IPv4.
 func (s *session) connect() error {
-	err := errNoAddress
+	err := errNoAddress // the resolver step gives every endpoint an address or a failure
 	for i, addr := range s.ep.Addrs {
 		ctx, cancel := s.ctx, context.CancelFunc(func() {})
 		if deadline, ok := s.ctx.Deadline(); ok && i < len(s.ep.Addrs)-1 {
 			ctx, cancel = context.WithTimeout(s.ctx, time.Until(deadline)/2)
 		}
 		s.res.IPProtocol = ipFamily(addr)
-		s.res.Addr = netip.AddrPortFrom(addr, uint16(s.ep.Port)).String()
+		s.res.Addr, s.res.Dialled = netip.AddrPortFrom(addr, uint16(s.ep.Port)).String(), addr
 		s.tr.notef("connecting to %s", s.res.Addr)
 		var conn net.Conn
 		conn, err = s.dialer.DialContext(ctx, "tcp", s.res.Addr)
@@ -156,6 +159,9 @@ func (s *session) connect() error {
 	}
 	return fmt.Errorf("connecting to %s port %d: %w", s.ep.Host, s.ep.Port, err)
 }
+
+// errNoAddress: an endpoint without an address to dial.
+var errNoAddress = errors.New("no address to dial")
 
 // connected adopts a dialled connection under the probe's deadline.
 func (s *session) connected(conn net.Conn) error {
@@ -210,6 +216,9 @@ func (s *session) banner() error {
 	}
 	if r.Code != 220 {
 		return &smtpwire.ReplyError{Reply: r}
+	}
+	if len(r.Lines) > 0 {
+		s.res.BannerName = bannerName(r.Lines[0])
 	}
 	return nil
 }

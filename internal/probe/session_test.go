@@ -434,7 +434,7 @@ func TestFirstFailureIsLoggedOnce(t *testing.T) {
 	port := smtptest.GoSMTPServer{TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10}, Implicit: true}.Start(t)
 	m := smtptest.ModuleFrom(t, smtptest.PortModule(port, "implicit", ", expect: {min_tls_version: TLS12}"))
 	var logs strings.Builder
-	p := &Prober{Resolver: staticResolver{}, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	p := &Prober{Resolver: staticResolver(t, nil), Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	target, _ := ParseTarget(fmt.Sprintf("127.0.0.1:%d", port))
 	r := p.Probe(t.Context(), m, p.Endpoints(t.Context(), target, m))[0]
 	if got := failureOf(r); got != "tls/tls_version" {

@@ -69,6 +69,10 @@ type CertFacts struct {
 	Verified bool
 	// VerifyErr says why it did not.
 	VerifyErr error
+	// VerifiedExpiry is the earliest NotAfter of the chain that verified
+	// (blackbox's probe_ssl_last_chain_expiry_timestamp_seconds); zero
+	// when the chain did not verify.
+	VerifiedExpiry time.Time
 	// HostnameMatch: the leaf is valid for the checked name.
 	HostnameMatch bool
 	// HostnameErr says why it is not.
@@ -167,8 +171,11 @@ func (in *Inspector) Inspect(chain []*x509.Certificate, roots *x509.CertPool, na
 		return nil
 	}
 	facts := &CertFacts{Chain: chain, LeafSHA256: sha256.Sum256(chain[0].Raw)}
-	facts.VerifyErr = in.verifyChain(facts, roots, now)
-	facts.Verified = facts.VerifyErr == nil
+	v, err := in.verifyChain(facts, roots, now)
+	facts.VerifyErr, facts.Verified = err, err == nil
+	if err == nil {
+		facts.VerifiedExpiry = v.notAfter
+	}
 	facts.HostnameErr = chain[0].VerifyHostname(strings.Trim(name, "[]"))
 	facts.HostnameMatch = facts.HostnameErr == nil
 	facts.Info = in.ChainInfo(facts)
@@ -218,11 +225,11 @@ func chainDigest(leafSHA256 [sha256.Size]byte, intermediates []*x509.Certificate
 
 // verifyChain verifies the served chain against roots at now, or finds
 // that it did before within the same validity.
-func (in *Inspector) verifyChain(facts *CertFacts, roots *x509.CertPool, now time.Time) error {
+func (in *Inspector) verifyChain(facts *CertFacts, roots *x509.CertPool, now time.Time) (validity, error) {
 	chain := facts.Chain
 	key := verifiedKey{chain: chainDigest(facts.LeafSHA256, chain[1:]), roots: roots}
 	if v, ok := in.verified.Lookup(key); ok && v.contains(now) {
-		return nil
+		return v, nil
 	}
 	intermediates := x509.NewCertPool()
 	for _, c := range chain[1:] {
@@ -234,10 +241,11 @@ func (in *Inspector) verifyChain(facts *CertFacts, roots *x509.CertPool, now tim
 		CurrentTime:   now,
 	})
 	if err != nil {
-		return err
+		return validity{}, err
 	}
-	in.verified.Put(key, validityOf(chains[0]))
-	return nil
+	v := validityOf(chains[0])
+	in.verified.Put(key, v)
+	return v, nil
 }
 
 // ChainInfo returns the leaf's label values for probe_ssl_last_chain_info:
