@@ -158,7 +158,8 @@ func resolveAll(ctx context.Context, r Resolver, hosts []MXHost, opts Options) [
 // per port and address; past MaxEndpoints they are only counted.
 func (p *Plan) addEndpoints(h Host, opts Options) {
 	for _, port := range opts.Ports {
-		base := Endpoint{Host: h.Name, Port: port.Port, Settings: port.Settings, ResolveTime: h.LookupTime}
+		base := Endpoint{Host: h.Name, Port: port.Port, Settings: port.Settings, ResolveTime: h.LookupTime,
+			HostSecure: h.Secure, HostCNAMEs: h.CNAMEs}
 		switch {
 		case h.Err != nil:
 			base.ResolveErr = h.Err

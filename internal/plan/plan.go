@@ -143,6 +143,10 @@ type Endpoint struct {
 	IP netip.Addr
 	// ResolveTime is how long resolving Host took.
 	ResolveTime time.Duration
+	// HostSecure: Host's address answers were DNSSEC-secure (DANE applies
+	// only then, RFC 7672 §2.1); HostCNAMEs are the aliases they followed.
+	HostSecure bool
+	HostCNAMEs []string
 	// ResolveErr is why Host did not resolve, or why it may not be
 	// dialled (a *NotAllowedError); the session then fails at once.
 	ResolveErr error

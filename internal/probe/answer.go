@@ -8,6 +8,9 @@ import (
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/internal/exposition"
+	"github.com/smtp-exporter/smtp_exporter/internal/kex"
+	"github.com/smtp-exporter/smtp_exporter/internal/mtasts"
+	"github.com/smtp-exporter/smtp_exporter/internal/ocspstaple"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtpwire"
 	"github.com/smtp-exporter/smtp_exporter/internal/tlsinspect"
 )
@@ -48,6 +51,27 @@ func collectDomain(b *exposition.Builder, o *Outcome) {
 	}
 	b.Add(dnsLookupFamily, d.LookupTime.Seconds(), nil)
 	b.Add(skippedFamily, float64(o.Skipped), nil)
+	collectPolicy(b, o)
+}
+
+// collectPolicy emits the domain's MTA-STS and TLS-RPT results.
+func collectPolicy(b *exposition.Builder, o *Outcome) {
+	if r := o.Checks.MTASTS; r != nil {
+		b.Add(mtaSTSInfoFamily, 1, []string{r.Result})
+		if !r.PolicyCertExpiry.IsZero() {
+			b.Add(mtaSTSCertFamily, float64(r.PolicyCertExpiry.Unix()), nil)
+		}
+		if p := r.Policy; p != nil {
+			b.Add(mtaSTSModeFamily, 1, []string{p.Mode})
+			b.Add(mtaSTSMaxAgeFamily, p.MaxAge.Seconds(), nil)
+			for _, h := range o.Domain.Hosts {
+				b.Add(mtaSTSMXMatchFamily, boolValue(mtasts.MatchMX(p.MX, h.Name)), []string{h.Name})
+			}
+		}
+	}
+	if o.Checks.TLSRPT != "" {
+		b.Add(tlsrptInfoFamily, 1, []string{o.Checks.TLSRPT})
+	}
 }
 
 // collectHosts emits the facts of every host resolved: addresses per
@@ -153,8 +177,45 @@ func collectEndpoint(emit *endpointEmitter, r *Result, now time.Time) {
 			emit.series(bannerMatchFamily, boolValue(rev.BannerMatch))
 		}
 	}
+	if r.MTASTSValid != nil {
+		emit.series(mtaSTSValidFamily, boolValue(*r.MTASTSValid))
+	}
 	collectExtensions(emit, r)
 	collectTLS(emit, r, now)
+	collectDANE(emit, r.DANE)
+}
+
+// collectDANE emits an endpoint's DANE state, records and verdict.
+func collectDANE(emit *endpointEmitter, d *DANEResult) {
+	if d == nil {
+		return
+	}
+	emit.series(daneInfoFamily, 1, string(d.State))
+	emit.series(daneRecordsFamily, float64(d.Records))
+	emit.series(daneRolloverFamily, boolValue(d.Rollover))
+	if v := d.Verdict; v != nil {
+		emit.series(daneVerifiedFamily, boolValue(v.Verified))
+		if v.Match != nil {
+			usage, selector, matching := v.Match.Params()
+			emit.series(daneMatchFamily, 1, usage, selector, matching)
+		}
+	}
+}
+
+// collectOCSP emits whether a response was stapled and, when it
+// verified, its status and expiry.
+func collectOCSP(emit *endpointEmitter, o *ocspstaple.Result) {
+	if o == nil {
+		return
+	}
+	emit.series(ocspStapledFamily, boolValue(o.Stapled))
+	if !o.Verified {
+		return
+	}
+	emit.series(ocspStatusFamily, float64(o.Status))
+	if !o.NextUpdate.IsZero() {
+		emit.series(ocspNextUpdateFamily, float64(o.NextUpdate.Unix()))
+	}
 }
 
 // addrHash is blackbox_exporter's probe_ip_addr_hash: FNV-1a (32 bits)
@@ -190,7 +251,11 @@ func collectTLS(emit *endpointEmitter, r *Result, now time.Time) {
 	if st := r.TLSState; st != nil {
 		emit.series(tlsVersionFamily, 1, tlsinspect.VersionName(st.Version))
 		emit.series(tlsCipherFamily, 1, tlsinspect.CipherName(st.CipherSuite))
+		if group := kex.Group(*st); group != "" {
+			emit.series(kexFamily, 1, group)
+		}
 	}
+	collectOCSP(emit, r.OCSP)
 	c := r.Cert
 	if c == nil {
 		return

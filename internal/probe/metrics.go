@@ -126,6 +126,42 @@ var (
 		"Whether a PTR name of the dialled address resolves back to it (forward-confirmed reverse DNS).")
 	bannerMatchFamily = newEndpointFamily("probe_smtp_banner_hostname_match",
 		"Whether the first word of the 220 greeting is a PTR name of the dialled address or the host.")
+	kexFamily = newEndpointFamily("probe_smtp_tls_key_exchange_info",
+		"The negotiated key exchange group (X25519MLKEM768, X25519, P-256 …; RSA for RSA key exchange).", "group")
+	ocspStapledFamily = newEndpointFamily("probe_smtp_ocsp_stapled",
+		"Whether the server stapled an OCSP response.")
+	ocspStatusFamily = newEndpointFamily("probe_smtp_ocsp_status",
+		"The stapled OCSP response's status, when its signature verified against the issuer in the served chain: 0 good, 1 revoked, 2 unknown.")
+	ocspNextUpdateFamily = newEndpointFamily("probe_smtp_ocsp_next_update_timestamp_seconds",
+		"When the verified stapled OCSP response expires (its nextUpdate), as a Unix timestamp.")
+	daneInfoFamily = newEndpointFamily("probe_smtp_dane_info",
+		"The endpoint's DANE state: none, insecure, unusable, usable or error.", "state")
+	daneRecordsFamily = newEndpointFamily("probe_smtp_dane_records",
+		"Distinct usable TLSA records (usage 2 or 3, selector 0 or 1, matching type 0, 1 or 2).")
+	daneRolloverFamily = newEndpointFamily("probe_smtp_dane_rollover",
+		"Whether there are at least two distinct usable TLSA records, one of them DANE-EE: a key change can be announced first.")
+	daneVerifiedFamily = newEndpointFamily("probe_smtp_dane_verified",
+		"Whether a usable TLSA record authenticated the served chain.")
+	daneMatchFamily = newEndpointFamily("probe_smtp_dane_match_info",
+		"The TLSA record that authenticated the served chain.", "usage", "selector", "matching_type")
+	mtaSTSValidFamily = newEndpointFamily("probe_smtp_mta_sts_valid",
+		"Whether the session meets the domain's MTA-STS policy (RFC 8461 §4): MX listed, TLS 1.2 or later, a chain that verifies, a leaf naming the MX.")
+)
+
+// The series of a mail domain's MTA-STS policy and TLS-RPT record.
+var (
+	mtaSTSInfoFamily = exposition.NewFamily("probe_smtp_mta_sts_info",
+		"The MTA-STS check's result: ok, absent, record_invalid, fetch_failed, http_status, redirect, content_type, too_large, certificate or policy_invalid.", "result")
+	mtaSTSModeFamily = exposition.NewFamily("probe_smtp_mta_sts_mode_info",
+		"The MTA-STS policy's mode: enforce, testing or none.", "mode")
+	mtaSTSMaxAgeFamily = exposition.NewFamily("probe_smtp_mta_sts_max_age_seconds",
+		"The MTA-STS policy's max_age, in seconds.")
+	mtaSTSCertFamily = exposition.NewFamily("probe_smtp_mta_sts_policy_cert_expiry_timestamp_seconds",
+		"When the MTA-STS policy host's leaf certificate expires (its NotAfter), as a Unix timestamp.")
+	mtaSTSMXMatchFamily = exposition.NewFamily("probe_smtp_mta_sts_mx_match",
+		"Whether the MX host matches a pattern of the MTA-STS policy.", "host")
+	tlsrptInfoFamily = exposition.NewFamily("probe_smtp_tlsrpt_info",
+		"The TLS-RPT record's result: ok, absent, multiple or invalid.", "result")
 )
 
 // The series of a mail-domain target and of the hosts resolved.
@@ -160,7 +196,8 @@ func Families() []*exposition.Family {
 		probeSuccessFamily, probeDurationFamily,
 		mxLookupFamily, mxRecordsFamily, mxInfoFamily, mxProblemFamily, deliverableFamily,
 		targetFailureFamily, mxSecureFamily, hostSecureFamily, dnsLookupFamily, hostAddressesFamily,
-		skippedFamily,
+		skippedFamily, mtaSTSInfoFamily, mtaSTSModeFamily, mtaSTSMaxAgeFamily, mtaSTSCertFamily,
+		mtaSTSMXMatchFamily, tlsrptInfoFamily,
 	}
 	for _, f := range endpointFamilies() {
 		families = append(families, f.plain, f.withIP)
@@ -175,6 +212,8 @@ func endpointFamilies() []endpointFamily {
 		failureFamily, startTLSFamily, tlsFamily, extensionFamily, sizeLimitFamily, authMechanismFamily,
 		tlsVersionFamily, tlsCipherFamily, certExpiryFamily, certDaysFamily, earliestExpiryFamily,
 		certVerifiedFamily, hostnameMatchFamily, chainInfoFamily, verifiedExpiryFamily, ipHashFamily,
-		fcrdnsFamily, bannerMatchFamily,
+		fcrdnsFamily, bannerMatchFamily, kexFamily, ocspStapledFamily, ocspStatusFamily,
+		ocspNextUpdateFamily, daneInfoFamily, daneRecordsFamily, daneRolloverFamily, daneVerifiedFamily,
+		daneMatchFamily, mtaSTSValidFamily,
 	}
 }

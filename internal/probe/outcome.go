@@ -46,6 +46,8 @@ type Outcome struct {
 	Skipped int
 	// TargetFailure says why a target had no endpoints at all.
 	TargetFailure *plan.TargetFailure
+	// Checks are the mail domain's MTA-STS and TLS-RPT checks.
+	Checks DomainChecks
 	// Answer is the probe's series.
 	Answer *exposition.Answer
 }
@@ -66,11 +68,18 @@ func (p *Prober) Run(ctx context.Context, req Request) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	waitChecks := func() DomainChecks { return DomainChecks{} }
+	if pl.Domain != nil && pl.Failure == nil {
+		waitChecks = p.startDomainChecks(ctx, req, allowedFor(req))
+	}
 	results := p.Probe(ctx, req.Module, pl.Endpoints)
+	checks := waitChecks()
+	applyMTASTS(results, checks.MTASTS)
 	o := &Outcome{
 		Time: start, Target: req.RawTarget, ModuleName: req.ModuleName, Module: req.Module,
 		Budget: req.Budget, Duration: time.Since(start), Results: results,
 		Domain: pl.Domain, Hosts: pl.Hosts, Skipped: pl.Skipped, TargetFailure: pl.Failure,
+		Checks: checks,
 	}
 	o.Answer = buildAnswer(o, start)
 	return o, nil

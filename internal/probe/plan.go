@@ -16,6 +16,8 @@ import (
 type Resolver interface {
 	plan.Resolver
 	LookupPTR(ctx context.Context, addr netip.Addr) (dnsclient.PTRAnswer, error)
+	LookupTLSA(ctx context.Context, port int, host string) (dnsclient.TLSAAnswer, error)
+	LookupTXT(ctx context.Context, name string) (dnsclient.TXTAnswer, error)
 }
 
 // Endpoint is one session to run: the output of the resolver step.
@@ -85,6 +87,14 @@ func (b brokenResolver) LookupPTR(context.Context, netip.Addr) (dnsclient.PTRAns
 	return dnsclient.PTRAnswer{}, b.err
 }
 
+func (b brokenResolver) LookupTLSA(context.Context, int, string) (dnsclient.TLSAAnswer, error) {
+	return dnsclient.TLSAAnswer{}, b.err
+}
+
+func (b brokenResolver) LookupTXT(context.Context, string) (dnsclient.TXTAnswer, error) {
+	return dnsclient.TXTAnswer{}, b.err
+}
+
 // Endpoints resolves a host target and returns its endpoints, one per port
 // (the target's own, or the module's), without allowed_targets.
 func (p *Prober) Endpoints(ctx context.Context, t Target, m *config.Module) []Endpoint {
@@ -92,15 +102,20 @@ func (p *Prober) Endpoints(ctx context.Context, t Target, m *config.Module) []En
 	return pl.Endpoints
 }
 
+// allowedFor returns the allowed_targets check of req's probe, nil when
+// neither the global nor the module's list restricts targets.
+func allowedFor(req Request) func(string, netip.Addr) bool {
+	if !req.Config.RestrictsTargets(req.Module) {
+		return nil
+	}
+	return func(host string, a netip.Addr) bool { return req.Config.TargetAllowed(req.Module, host, a) }
+}
+
 // makePlan runs the resolver step of req: a host target's endpoints, or a
 // mail domain's MX hosts and theirs, every address checked against the
 // global and the module's allowed_targets.
 func (p *Prober) makePlan(ctx context.Context, req Request) (*plan.Plan, error) {
-	var allowed func(string, netip.Addr) bool
-	if req.Config.RestrictsTargets(req.Module) {
-		allowed = func(host string, a netip.Addr) bool { return req.Config.TargetAllowed(req.Module, host, a) }
-	}
-	opts := plan.OptionsFor(req.Module, req.Target.Port, allowed)
+	opts := plan.OptionsFor(req.Module, req.Target.Port, allowedFor(req))
 	r := p.resolverFor(req.Module)
 	if opts.MX {
 		return plan.ForDomain(ctx, r, req.Target.Host, opts), nil

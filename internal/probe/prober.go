@@ -28,6 +28,10 @@ type Prober struct {
 	// Prober that keeps nothing from one probe to the next.
 	Inspector *tlsinspect.Inspector
 
+	// MTASTSPort is the HTTPS port of MTA-STS policy hosts; 0 means 443
+	// (tests use another).
+	MTASTSPort int
+
 	resolvers resolvers
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/internal/ocspstaple"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtpwire"
 	"github.com/smtp-exporter/smtp_exporter/internal/tlsinspect"
 )
@@ -16,6 +17,8 @@ type Phase int
 // The phases in session order (implicit TLS runs tls before banner).
 const (
 	PhaseResolve Phase = iota
+	// PhaseTLSA is the TLSA lookup of DANE, concurrent with connect.
+	PhaseTLSA
 	PhaseConnect
 	PhaseBanner
 	PhaseEHLO
@@ -28,7 +31,7 @@ const (
 	PhaseCount
 )
 
-var phaseNames = [PhaseCount]string{"resolve", "connect", "banner", "ehlo", "starttls", "tls", "ehlo_tls", "auth", "quit"}
+var phaseNames = [PhaseCount]string{"resolve", "tlsa", "connect", "banner", "ehlo", "starttls", "tls", "ehlo_tls", "auth", "quit"}
 
 func (p Phase) String() string { return phaseNames[p] }
 
@@ -56,6 +59,13 @@ const (
 	// ReasonLocal: the exporter's own resource ran out (descriptors,
 	// buffers, memory): never the target's fault.
 	ReasonLocal = "local"
+	// DANE, MTA-STS and OCSP: SPEC "DANE", "MTA-STS and TLS-RPT", "OCSP".
+	ReasonDANEMismatch   = "dane_mismatch"
+	ReasonDANEMissing    = "dane_missing"
+	ReasonMTASTSMismatch = "mta_sts_mismatch"
+	ReasonMTASTSMissing  = "mta_sts_missing"
+	ReasonOCSPMissing    = "ocsp_missing"
+	ReasonOCSPRevoked    = "ocsp_revoked"
 )
 
 // Failure is the first thing that went wrong in a session.
@@ -87,6 +97,13 @@ type Result struct {
 	BannerName string
 	// Reverse holds the reverse DNS checks, with reverse_dns; nil otherwise.
 	Reverse *ReverseDNS
+	// DANE holds the TLSA checks, with dane; nil otherwise.
+	DANE *DANEResult
+	// OCSP is the check of the stapled OCSP response, after a handshake.
+	OCSP *ocspstaple.Result
+	// MTASTSValid says whether the session met the domain's MTA-STS
+	// policy (RFC 8461 §4), when one was parsed; nil otherwise.
+	MTASTSValid *bool
 	// IPProtocol is 4 or 6, the family dialled; 0 when nothing was dialled.
 	IPProtocol int
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/internal/kex"
+	"github.com/smtp-exporter/smtp_exporter/internal/ocspstaple"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtpwire"
 	"github.com/smtp-exporter/smtp_exporter/internal/tlsinspect"
 )
@@ -34,6 +36,7 @@ type session struct {
 	raw     net.Conn         // the TCP connection
 	client  *smtpwire.Client // speaks on raw, or on the TLS connection over it
 	capture tlsinspect.Capture
+	tlsa    *tlsaLookup // under way when the module has dane
 }
 
 func (p *Prober) probeEndpoint(ctx context.Context, m *config.Module, ep Endpoint) *Result {
@@ -45,6 +48,7 @@ func (p *Prober) probeEndpoint(ctx context.Context, m *config.Module, ep Endpoin
 	}
 	s.res.Transcript = s.tr
 	s.run()
+	s.checkDANE() // when the session ended before TLS
 	s.finish()
 	if m.ReverseDNS && s.res.Dialled.IsValid() {
 		s.res.Reverse = checkReverse(ctx, p.resolverFor(m), s.res)
@@ -64,6 +68,9 @@ func (s *session) run() {
 	if s.ep.ResolveErr != nil {
 		s.record(PhaseResolve, s.ep.ResolveErr)
 		return
+	}
+	if s.module.DANE {
+		s.tlsa = s.startTLSA()
 	}
 	if !s.step(PhaseConnect, s.connect) {
 		return
@@ -203,8 +210,10 @@ func (s *session) handshake() error {
 	}
 	state := tc.ConnectionState()
 	s.res.TLSState, s.res.TLS = &state, true
+	ocsp := ocspstaple.Check(state.OCSPResponse, s.capture.Chain(), time.Now())
+	s.res.OCSP = &ocsp
 	s.client.Upgrade(tc)
-	s.tr.notef("TLS established: %s, %s", tlsinspect.VersionName(state.Version), tlsinspect.CipherName(state.CipherSuite))
+	s.tr.notef("TLS established: %s, %s, %s", tlsinspect.VersionName(state.Version), tlsinspect.CipherName(state.CipherSuite), kex.Group(state))
 	return nil
 }
 
@@ -294,11 +303,29 @@ func (s *session) checkTLS() {
 	if v := s.res.TLSState.Version; set.MinTLSVersion != 0 && v < set.MinTLSVersion {
 		s.record(PhaseTLS, &expectationError{ReasonTLSVersion, fmt.Errorf("negotiated %s, below the expected %s", tlsinspect.VersionName(v), tlsinspect.VersionName(set.MinTLSVersion))})
 	}
-	if !set.VerifyCertificate || s.res.Cert == nil {
-		return
+	if set.VerifyCertificate && s.res.Cert != nil {
+		if reason, err := certExpectationFailure(s.res.Cert, time.Now()); err != nil {
+			s.record(PhaseTLS, &expectationError{reason, err})
+		}
 	}
-	if reason, err := certExpectationFailure(s.res.Cert, time.Now()); err != nil {
-		s.record(PhaseTLS, &expectationError{reason, err})
+	s.checkOCSP()
+	s.checkDANE()
+}
+
+// checkOCSP applies require_ocsp_staple and fails a verified revoked
+// staple; a staple that does not verify is noted, never believed.
+func (s *session) checkOCSP() {
+	o := s.res.OCSP
+	switch {
+	case o == nil:
+		return
+	case o.Stapled && !o.Verified:
+		s.tr.notef("OCSP staple not verified (ocsp_invalid): %v", o.Err)
+	case o.Verified && o.Status == ocspstaple.Revoked:
+		s.record(PhaseTLS, &expectationError{ReasonOCSPRevoked, fmt.Errorf("the stapled OCSP response says the certificate was revoked at %s", o.RevokedAt.UTC().Format(time.RFC3339))})
+	}
+	if s.ep.Settings.RequireOCSPStaple && !o.Stapled {
+		s.record(PhaseTLS, &expectationError{ReasonOCSPMissing, errors.New("OCSP staple required, none stapled")})
 	}
 }
 
