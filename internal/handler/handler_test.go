@@ -71,6 +71,7 @@ type handlerFixture struct {
 	metrics *ExporterMetrics
 	history *History
 	sockets *limits.Admission
+	prober  *probe.Prober
 }
 
 func newHandlerFixture(t *testing.T, configYAML string, o fixtureOptions) *handlerFixture {
@@ -92,10 +93,11 @@ func newHandlerFixture(t *testing.T, configYAML string, o fixtureOptions) *handl
 	if o.sockets > 0 {
 		f.sockets = limits.NewAdmission(o.sockets)
 	}
+	f.prober = &probe.Prober{Resolver: o.resolver, Hostname: "prober.example.net"}
 	f.metrics = NewExporterMetrics(f.reg)
 	f.handler = New(Options{
 		Config:        func() *config.Config { return cfg },
-		Prober:        &probe.Prober{Resolver: o.resolver, Hostname: "prober.example.net"},
+		Prober:        f.prober,
 		Metrics:       f.metrics,
 		History:       f.history,
 		TimeoutOffset: 500 * time.Millisecond,
