@@ -176,7 +176,11 @@ func (h *Handler) parse(r *http.Request) (*probeRequest, *requestError) {
 	if req.Module = req.Config.Modules[req.ModuleName]; req.Module == nil {
 		return nil, badRequest("unknown_module", "unknown module %q; the modules are %s", req.ModuleName, strings.Join(req.Config.ModuleNames(), ", "))
 	}
-	req.debug, _ = strconv.ParseBool(q.Get("debug"))
+	if values, given := q["debug"]; given {
+		if req.debug, err = strconv.ParseBool(values[0]); err != nil {
+			return nil, badRequest("bad_param", "parameter \"debug\" is %q, not a boolean (true, false, 1, 0, t, f)", values[0])
+		}
+	}
 	budget, reqErr := h.budget(r, req.Module.Timeout)
 	req.Budget = budget
 	return req, reqErr
