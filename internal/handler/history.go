@@ -3,14 +3,11 @@ package handler
 import (
 	"fmt"
 	"html/template"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/internal/exposition"
@@ -78,33 +75,6 @@ func (rec *record) FailureSummary() string {
 		}
 	}
 	return strings.Join(parts, ", ")
-}
-
-// writeDebug writes the transcript of every endpoint, the metrics the probe
-// returns, and the module, credentials hidden.
-func (rec *record) writeDebug(w io.Writer) {
-	fmt.Fprintf(w, "Probe of %s with module %q at %s: success=%t, took %s of a %s budget\n",
-		rec.Target, rec.ModuleName, rec.Time.UTC().Format(time.RFC3339), rec.Success,
-		rec.Duration.Round(time.Millisecond), rec.Budget)
-	for _, ep := range rec.Endpoints {
-		fmt.Fprintf(w, "\n== %s port %d (%s): up=%t success=%t\n", ep.Host, ep.Port, ep.Mode, ep.Up, ep.Success)
-		if f := ep.Failure; f != nil {
-			fmt.Fprintf(w, "failed in phase %s, reason %s: %v\n", f.Phase, f.Reason, f.Err)
-		}
-		io.WriteString(w, ep.Transcript.String())
-	}
-	io.WriteString(w, "\n== Metrics\n")
-	w.Write(rec.Answer.AppendText(nil, false))
-	io.WriteString(w, "\n== Module\n")
-	module := *rec.Module
-	if module.Auth.Username != "" {
-		module.Auth.Username = "<hidden>"
-	}
-	out, err := yaml.Marshal(map[string]config.Module{rec.ModuleName: module})
-	if err != nil {
-		fmt.Fprintf(w, "encoding module: %v\n", err)
-	}
-	w.Write(out)
 }
 
 // History keeps the most recent probes for /history, bounded by count and
