@@ -126,9 +126,23 @@ func textOf(n *html.Node) string {
 type historyFixture struct {
 	*handlerFixture
 	good, dead int
+	modules    []string // in the order newHistoryFixture probes them
 }
 
 func newHistoryFixture(t *testing.T) historyFixture {
+	t.Helper()
+	f := newHistoryModules(t)
+	for _, module := range f.modules {
+		if rec := f.probe(t.Context(), probeQuery("127.0.0.1", module, false)); rec.Code != http.StatusOK {
+			t.Fatalf("probe with module %s: status %d", module, rec.Code)
+		}
+	}
+	return f
+}
+
+// newHistoryModules is a historyFixture with its servers and modules and
+// an empty history.
+func newHistoryModules(t *testing.T) historyFixture {
 	t.Helper()
 	good, dead := smtptest.GoSMTPServer{}.Start(t), refusingPort(t)
 	f := newHandlerFixture(t, modulesYAML(map[string]string{
@@ -136,12 +150,7 @@ func newHistoryFixture(t *testing.T) historyFixture {
 		"bad":   fmt.Sprintf("timeout: 5s\nports:\n  - {port: %d, tls: starttls}\n", dead),
 		"mixed": fmt.Sprintf("timeout: 5s\nports:\n  - {port: %d, tls: starttls}\n  - {port: %d, tls: starttls}\n", good, dead),
 	}), fixtureOptions{})
-	for _, module := range []string{"good", "bad", "mixed"} {
-		if rec := f.probe(t.Context(), probeQuery("127.0.0.1", module, false)); rec.Code != http.StatusOK {
-			t.Fatalf("probe with module %s: status %d", module, rec.Code)
-		}
-	}
-	return historyFixture{handlerFixture: f, good: good, dead: dead}
+	return historyFixture{handlerFixture: f, good: good, dead: dead, modules: []string{"good", "bad", "mixed"}}
 }
 
 // page serves /history?query and reads it.
