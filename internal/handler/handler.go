@@ -194,7 +194,11 @@ func (h *Handler) parse(r *http.Request) (*probeRequest, *requestError) {
 	if req.Module.Targets == config.TargetsMX && (t.Port != 0 || t.IP.IsValid()) {
 		return nil, badRequest("bad_target", "module %q takes a mail domain (targets: mx): target %q must be a domain name, without a port", req.ModuleName, req.RawTarget)
 	}
-	req.debug, _ = strconv.ParseBool(q.Get("debug"))
+	if values, given := q["debug"]; given {
+		if req.debug, err = strconv.ParseBool(values[0]); err != nil {
+			return nil, badRequest("bad_param", "parameter \"debug\" is %q, not a boolean (true, false, 1, 0, t, f)", values[0])
+		}
+	}
 	budget, reqErr := h.budget(r, req.Module.Timeout)
 	req.Budget = budget
 	return req, reqErr

@@ -318,6 +318,11 @@ func TestHandlerBadRequests(t *testing.T) {
 		{name: "timeout header +Inf", query: probeQuery(target, "", false), header: "+Inf", reason: "bad_timeout", bodyHas: "+Inf"},
 		{name: "timeout header overflow", query: probeQuery(target, "", false), header: "1e400", reason: "bad_timeout", bodyHas: "1e400"},
 		{name: "timeout header with unit", query: probeQuery(target, "", false), header: "10s", reason: "bad_timeout", bodyHas: "10s"},
+		{name: "debug=yes", query: probeQuery(target, "", false) + "&debug=yes", reason: "bad_param", bodyHas: "yes"},
+		{name: "debug=2", query: probeQuery(target, "", false) + "&debug=2", reason: "bad_param", bodyHas: "debug"},
+		{name: "debug empty", query: probeQuery(target, "", false) + "&debug=", reason: "bad_param", bodyHas: "debug"},
+		{name: "debug with HTML", query: probeQuery(target, "", false) + "&debug=%3Cb%3E", reason: "bad_param", bodyHas: "<b>"},
+		{name: "repeated debug", query: probeQuery(target, "", false) + "&debug=1&debug=1", reason: "repeated_param", bodyHas: "debug"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -361,6 +366,50 @@ func TestHandlerBadRequests(t *testing.T) {
 				t.Errorf("history holds %d probes after a refused request, want none", n)
 			}
 		})
+	}
+}
+
+// TestHandlerDebugParam: debug takes every spelling strconv.ParseBool
+// takes; the true ones answer with the text transcript, the false ones with
+// the plain exposition.
+func TestHandlerDebugParam(t *testing.T) {
+	port, _ := countingServer(t)
+	f := newHandlerFixture(t, oneModule("2s", config.TLSNone, port), fixtureOptions{})
+	for value, debug := range map[string]bool{
+		"1": true, "t": true, "T": true, "true": true, "TRUE": true, "True": true,
+		"0": false, "f": false, "F": false, "false": false, "FALSE": false, "False": false,
+	} {
+		t.Run(value, func(t *testing.T) {
+			rec := f.probe(t.Context(), probeQuery(loopbackTarget(port), "", false)+"&debug="+value)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status %d, want 200; body %q", rec.Code, rec.Body)
+			}
+			isDebug := strings.Contains(rec.Body.String(), "\n== Metrics\n")
+			if isDebug != debug {
+				t.Errorf("debug=%s: debug output %t, want %t; body:\n%s", value, isDebug, debug, rec.Body)
+			}
+			if !strings.Contains(rec.Body.String(), "probe_success 1") {
+				t.Errorf("debug=%s: body lacks probe_success 1:\n%s", value, rec.Body)
+			}
+		})
+	}
+	if errs := f.requestErrors(); errs["bad_param"] != 0 {
+		t.Errorf("smtp_exporter_request_errors_total{reason=\"bad_param\"} = %v after valid requests, want 0", errs["bad_param"])
+	}
+}
+
+// TestRequestErrorsPrecreated: every refusal reason, bad_param included, is
+// exported at 0 before any request.
+func TestRequestErrorsPrecreated(t *testing.T) {
+	f := newHandlerFixture(t, oneModule("2s", config.TLSNone, 25), fixtureOptions{})
+	var want strings.Builder
+	want.WriteString("# HELP smtp_exporter_request_errors_total Probe requests refused before probing, by reason.\n")
+	want.WriteString("# TYPE smtp_exporter_request_errors_total counter\n")
+	for _, reason := range []string{"bad_param", "bad_port", "bad_target", "bad_timeout", "missing_target", "not_allowed", "overloaded", "repeated_param", "unknown_module"} {
+		fmt.Fprintf(&want, "smtp_exporter_request_errors_total{reason=%q} 0\n", reason)
+	}
+	if err := testutil.GatherAndCompare(f.reg, strings.NewReader(want.String()), "smtp_exporter_request_errors_total"); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -2,15 +2,11 @@ package handler
 
 import (
 	"fmt"
-	"html/template"
-	"io"
 	"net/http"
+	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/internal/exposition"
@@ -37,14 +33,18 @@ type record struct {
 	Size int
 }
 
-// endpointRecord is what debug output shows of one session.
+// endpointRecord is what /history and debug output show of one session.
 type endpointRecord struct {
-	Host       string
-	Port       int
-	Mode       config.TLSMode
-	Up         bool
-	Success    bool
-	Failure    *probe.Failure
+	Host string
+	Port int
+	// Address is the IP address dialled last; empty when none was.
+	Address string
+	Mode    config.TLSMode
+	Up      bool
+	Success bool
+	Failure *probe.Failure
+	// Took is the time the session spent in its phases, resolving included.
+	Took       time.Duration
 	Transcript *probe.Transcript
 }
 
@@ -61,50 +61,30 @@ func newRecord(o *probe.Outcome) *record {
 	rec.Size = recordOverhead + o.Answer.Footprint()
 	for i, r := range o.Results {
 		rec.Endpoints[i] = endpointRecord{
-			Host: r.Host, Port: r.Port, Mode: r.Settings.TLS, Up: r.Up, Success: r.Success(),
-			Failure: r.Failure, Transcript: r.Transcript,
+			Host: r.Host, Port: r.Port, Address: dialledAddress(r.Addr), Mode: r.Settings.TLS,
+			Up: r.Up, Success: r.Success(), Failure: r.Failure, Took: sessionTime(r), Transcript: r.Transcript,
 		}
 		rec.Size += r.Transcript.Footprint()
 	}
 	return rec
 }
 
-// FailureSummary names each failed endpoint's port, phase and reason.
-func (rec *record) FailureSummary() string {
-	var parts []string
-	for _, ep := range rec.Endpoints {
-		if f := ep.Failure; f != nil {
-			parts = append(parts, fmt.Sprintf("%d: %s/%s", ep.Port, f.Phase, f.Reason))
-		}
+// dialledAddress is the IP address of an address:port a session dialled,
+// in canonical form.
+func dialledAddress(addrPort string) string {
+	if ap, err := netip.ParseAddrPort(addrPort); err == nil {
+		return ap.Addr().String()
 	}
-	return strings.Join(parts, ", ")
+	return addrPort
 }
 
-// writeDebug writes the transcript of every endpoint, the metrics the probe
-// returns, and the module, credentials hidden.
-func (rec *record) writeDebug(w io.Writer) {
-	fmt.Fprintf(w, "Probe of %s with module %q at %s: success=%t, took %s of a %s budget\n",
-		rec.Target, rec.ModuleName, rec.Time.UTC().Format(time.RFC3339), rec.Success,
-		rec.Duration.Round(time.Millisecond), rec.Budget)
-	for _, ep := range rec.Endpoints {
-		fmt.Fprintf(w, "\n== %s port %d (%s): up=%t success=%t\n", ep.Host, ep.Port, ep.Mode, ep.Up, ep.Success)
-		if f := ep.Failure; f != nil {
-			fmt.Fprintf(w, "failed in phase %s, reason %s: %v\n", f.Phase, f.Reason, f.Err)
-		}
-		io.WriteString(w, ep.Transcript.String())
+// sessionTime is the time a session spent in its phases.
+func sessionTime(r *probe.Result) time.Duration {
+	var total time.Duration
+	for _, d := range r.Phases {
+		total += d
 	}
-	io.WriteString(w, "\n== Metrics\n")
-	w.Write(rec.Answer.AppendText(nil, false))
-	io.WriteString(w, "\n== Module\n")
-	module := *rec.Module
-	if module.Auth.Username != "" {
-		module.Auth.Username = "<hidden>"
-	}
-	out, err := yaml.Marshal(map[string]config.Module{rec.ModuleName: module})
-	if err != nil {
-		fmt.Fprintf(w, "encoding module: %v\n", err)
-	}
-	w.Write(out)
+	return total
 }
 
 // History keeps the most recent probes for /history, bounded by count and
@@ -163,19 +143,8 @@ func (h *History) newestFirst() []*record {
 	return out
 }
 
-var historyPage = template.Must(template.New("history").Parse(`<!DOCTYPE html>
-<html><head><title>smtp_exporter: recent probes</title></head>
-<body><h1>Recent probes</h1>
-<p><a href="{{.Root}}">Home</a></p>
-<table border="1" cellpadding="4">
-<tr><th>time</th><th>target</th><th>module</th><th>result</th><th>failure</th><th>took</th><th>transcript</th></tr>
-{{range .Records}}<tr><td>{{.Time.UTC.Format "2006-01-02 15:04:05"}}</td><td>{{.Target}}</td><td>{{.ModuleName}}</td>
-<td>{{if .Success}}success{{else}}failure{{end}}</td><td>{{.FailureSummary}}</td><td>{{.Duration}}</td>
-<td><a href="?id={{.ID}}">transcript</a></td></tr>
-{{end}}</table></body></html>
-`))
-
-// ServeHTTP lists recent probes, or with ?id=N shows one probe's transcript.
+// ServeHTTP lists recent probes, one row per endpoint, filtered by the
+// query (see historyFilter), or with ?id=N shows one probe's transcript.
 func (h *History) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if idText := r.URL.Query().Get("id"); idText != "" {
 		id, err := strconv.ParseUint(idText, 10, 64)
@@ -188,9 +157,5 @@ func (h *History) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.writeDebug(w)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	root := strings.TrimSuffix(r.URL.Path, "history")
-	if err := historyPage.Execute(w, map[string]any{"Root": root, "Records": h.newestFirst()}); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-	}
+	h.servePage(w, r)
 }

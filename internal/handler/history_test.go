@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -214,21 +213,20 @@ func TestHistory(t *testing.T) {
 	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
 		t.Fatalf("status %d, Content-Type %q: want 200 and HTML", rec.Code, rec.Header().Get("Content-Type"))
 	}
-	rows := regexp.MustCompile(`(?s)<tr><td>.*?</tr>`).FindAllString(rec.Body.String(), -1)
-	if len(rows) != 2 {
-		t.Fatalf("%d rows, want the limit of 2:\n%s", len(rows), rec.Body)
+	page := parsePage(t, rec.Body.String())
+	if len(page.probes) != 2 {
+		t.Fatalf("%d probes shown, want the limit of 2:\n%s", len(page.probes), rec.Body)
 	}
-	wantRows := [][]string{
-		{"<td>127.0.0.1:" + strconv.Itoa(good) + "</td>", "<td>good</td>", "<td>success</td>", "<td></td>", `href="?id=3"`},
-		{"<td>127.0.0.1</td>", "<td>bad</td>", "<td>failure</td>",
-			fmt.Sprintf("<td>%d: connect/refused</td>", dead), `href="?id=2"`},
-	}
-	for i, want := range wantRows {
-		for _, w := range want {
-			if !strings.Contains(rows[i], w) {
-				t.Errorf("row %d lacks %q:\n%s", i, w, rows[i])
-			}
+	wantProbes := []string{"probe-3 127.0.0.1:" + strconv.Itoa(good) + " good success ?id=3", "probe-2 127.0.0.1 bad failure ?id=2"}
+	for i, want := range wantProbes {
+		p := page.probes[i]
+		got := strings.Join([]string{p.id, p.cells[1], p.cells[2], strings.Fields(p.cells[3])[0], strings.Join(p.links, " ")}, " ")
+		if got != want {
+			t.Errorf("probe %d: %q, want %q", i, got, want)
 		}
+	}
+	if got := page.rows[1].cells[4]; got != "connect/refused" {
+		t.Errorf("failed row's phase/reason %q, want connect/refused", got)
 	}
 	if strings.Contains(rec.Body.String(), "?id=1") {
 		t.Error("history still links the evicted probe 1")

@@ -6,10 +6,11 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/internal/probe"
 )
 
-// requestErrorReasons are the reasons a /probe request is refused.
+// requestErrorReasons are the reasons a /probe request is refused: SPEC's,
+// and bad_param for a parameter whose value is not one it takes (debug).
 var requestErrorReasons = []string{
 	"missing_target", "repeated_param", "bad_target", "bad_port",
-	"bad_timeout", "unknown_module", "not_allowed", "overloaded",
+	"bad_timeout", "unknown_module", "not_allowed", "overloaded", "bad_param",
 }
 
 // ExporterMetrics are the exporter's own smtp_exporter_* metrics about probes.

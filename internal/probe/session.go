@@ -116,17 +116,23 @@ func (s *session) step(p Phase, f func() error) bool {
 	return false
 }
 
-// record notes err as the session's failure in phase p and logs it, unless
-// an earlier failure was recorded: SPEC reports the first.
+// record notes err as the session's failure in phase p, in the transcript
+// where it happened with a hint when the module's configuration is the
+// likely cause, and logs it, unless an earlier failure was recorded: SPEC
+// reports the first.
 func (s *session) record(p Phase, err error) {
 	reason := classify(s.ctx, p, err)
 	var expectErr *expectationError
 	if errors.As(err, &expectErr) {
 		reason = expectErr.reason
 	}
-	s.tr.notef("%s failed (%s): %v", p, reason, err)
 	if s.res.Failure != nil {
-		return // a later failure: in the transcript, not logged again
+		s.tr.notef("later failure, not reported: phase %s, reason %s: %v", p, reason, err)
+		return
+	}
+	s.tr.notef("failed in phase %s, reason %s: %v", p, reason, err)
+	if hint := failureHint(err, s.module, s.ep.Port); hint != "" {
+		s.tr.notef("hint: %s", hint)
 	}
 	s.res.fail(p, reason, err)
 	s.prober.logger().Debug("SMTP probe failed", "host", s.ep.Host, "port", s.ep.Port,
