@@ -73,6 +73,14 @@ func (b *Builder) Answer() *Answer {
 	return &Answer{samples: b.samples}
 }
 
+// With returns a new answer: a's series and one more of f, a family
+// without labels. a is not changed.
+func (a *Answer) With(f *Family, v float64) *Answer {
+	s := sample{family: f, value: v}
+	i, _ := slices.BinarySearchFunc(a.samples, s, compareSamples)
+	return &Answer{samples: slices.Insert(slices.Clone(a.samples), i, s)}
+}
+
 func compareSamples(a, b sample) int {
 	if a.family != b.family {
 		return cmp.Compare(a.family.name, b.family.name)

@@ -52,6 +52,7 @@ type Handler struct {
 	opts    Options
 	slots   chan struct{}
 	answers answerWriter
+	shared  *sharer
 }
 
 // New returns a probe handler.
@@ -59,7 +60,7 @@ func New(opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{opts: opts, slots: make(chan struct{}, max(opts.MaxConcurrent, 1)), answers: newAnswerWriter()}
+	return &Handler{opts: opts, slots: make(chan struct{}, max(opts.MaxConcurrent, 1)), answers: newAnswerWriter(), shared: newSharer(maxShared)}
 }
 
 // requestError is a request the handler refuses: an HTTP status, the
@@ -97,38 +98,95 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, reqErr)
 		return
 	}
-	if sockets := h.opts.Sockets; sockets != nil {
-		need := socketsNeeded(req)
-		if !sockets.TryAcquire(need) {
-			h.refuse(w, &requestError{http.StatusServiceUnavailable, "overloaded",
-				fmt.Sprintf("%d of %d probe sockets in use, this probe needs %d: the descriptor limit allows no more", sockets.InUse(), sockets.Capacity(), need)})
-			return
-		}
-		defer sockets.Release(need)
+	if window := req.Module.ShareWindow; window > 0 && !req.debug {
+		h.serveShared(w, r, req, window)
+		return
 	}
+	release, reqErr := h.admit(req)
+	if reqErr != nil {
+		h.refuse(w, reqErr)
+		return
+	}
+	defer release()
 	h.opts.Metrics.inFlight.Inc()
 	defer h.opts.Metrics.inFlight.Dec()
 
 	outcome, err := h.opts.Prober.Run(r.Context(), req.Request)
-	var notAllowed *probe.NotAllowedError
-	if errors.As(err, &notAllowed) {
-		h.refuse(w, &requestError{http.StatusForbidden, "not_allowed", notAllowed.Error()})
+	if h.refuseNotAllowed(w, err) {
 		return
 	}
 	if errors.Is(r.Context().Err(), context.Canceled) {
 		return // the scraper went away: its sessions were cut, not failed
 	}
-	h.opts.Metrics.observe(outcome)
-	rec := newRecord(outcome)
-	if h.opts.History != nil {
-		h.opts.History.add(rec)
-	}
+	rec := h.record(outcome)
 	if req.debug {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		rec.writeDebug(w)
 		return
 	}
 	h.answers.write(w, r, outcome.Answer)
+}
+
+// serveShared answers from a probe of the same target and module that is
+// running or ended within window, or starts one that later requests may
+// share. The answer carries probe_smtp_result_age_seconds.
+func (h *Handler) serveShared(w http.ResponseWriter, r *http.Request, req *probeRequest, window time.Duration) {
+	release, reqErr := h.admit(req)
+	if reqErr != nil {
+		h.refuse(w, reqErr)
+		return
+	}
+	key := shareKey{target: req.Target.Host + ":" + strconv.Itoa(req.Target.Port), module: req.ModuleName}
+	p, fresh := h.shared.lookup(key, window, req.Budget, func() *sharedProbe { return h.runShared(req, release) })
+	if !fresh {
+		release() // the probe joined holds its own sockets
+		h.opts.Metrics.shared.WithLabelValues(req.ModuleName).Inc()
+	}
+	answer, age, err := p.wait(r.Context())
+	if err != nil && errors.Is(err, r.Context().Err()) {
+		return // the scraper went away; the probe goes on for the others
+	}
+	if h.refuseNotAllowed(w, err) {
+		return
+	}
+	if fresh {
+		age = 0
+	}
+	h.answers.write(w, r, probe.WithAge(answer, age))
+}
+
+// admit takes the sockets req's probe may open, or refuses it.
+func (h *Handler) admit(req *probeRequest) (release func(), _ *requestError) {
+	sockets := h.opts.Sockets
+	if sockets == nil {
+		return func() {}, nil
+	}
+	need := socketsNeeded(req)
+	if !sockets.TryAcquire(need) {
+		return nil, &requestError{http.StatusServiceUnavailable, "overloaded",
+			fmt.Sprintf("%d of %d probe sockets in use, this probe needs %d: the descriptor limit allows no more", sockets.InUse(), sockets.Capacity(), need)}
+	}
+	return func() { sockets.Release(need) }, nil
+}
+
+// refuseNotAllowed answers 403 when err refuses the target.
+func (h *Handler) refuseNotAllowed(w http.ResponseWriter, err error) bool {
+	var notAllowed *probe.NotAllowedError
+	if !errors.As(err, &notAllowed) {
+		return false
+	}
+	h.refuse(w, &requestError{http.StatusForbidden, "not_allowed", notAllowed.Error()})
+	return true
+}
+
+// record counts a finished probe and keeps it for /history.
+func (h *Handler) record(outcome *probe.Outcome) *record {
+	h.opts.Metrics.observe(outcome)
+	rec := newRecord(outcome)
+	if h.opts.History != nil {
+		h.opts.History.add(rec)
+	}
+	return rec
 }
 
 // socketsNeeded is how many sockets the probe may hold at once: one per

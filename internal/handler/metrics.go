@@ -19,6 +19,7 @@ type ExporterMetrics struct {
 	duration      prometheus.Histogram
 	inFlight      prometheus.Gauge
 	requestErrors *prometheus.CounterVec
+	shared        *prometheus.CounterVec
 }
 
 // NewExporterMetrics creates the metrics and registers them with reg.
@@ -41,11 +42,15 @@ func NewExporterMetrics(reg prometheus.Registerer) *ExporterMetrics {
 			Name: "smtp_exporter_request_errors_total",
 			Help: "Probe requests refused before probing, by reason.",
 		}, []string{"reason"}),
+		shared: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smtp_exporter_probes_shared_total",
+			Help: "Answers served from a probe another request started (share_window), by module.",
+		}, []string{"module"}),
 	}
 	for _, reason := range requestErrorReasons {
 		m.requestErrors.WithLabelValues(reason)
 	}
-	reg.MustRegister(m.probes, m.duration, m.inFlight, m.requestErrors)
+	reg.MustRegister(m.probes, m.duration, m.inFlight, m.requestErrors, m.shared)
 	return m
 }
 

@@ -31,6 +31,12 @@ func buildAnswer(o *Outcome, now time.Time) *exposition.Answer {
 	return b.Answer()
 }
 
+// WithAge returns a probe's answer with probe_smtp_result_age_seconds:
+// how old a shared probe's result is when it is served.
+func WithAge(a *exposition.Answer, age time.Duration) *exposition.Answer {
+	return a.With(resultAgeFamily, max(age, 0).Seconds())
+}
+
 // collectDomain emits the MX facts of a mail-domain target.
 func collectDomain(b *exposition.Builder, o *Outcome) {
 	d := o.Domain

@@ -186,6 +186,8 @@ var (
 		"How long the MX lookup (mail domains) or the host lookup took, in seconds.")
 	hostAddressesFamily = exposition.NewFamily("probe_smtp_host_addresses",
 		"Addresses a host resolved to, per family (4 or 6), before max_addresses.", "host", "family")
+	resultAgeFamily = exposition.NewFamily("probe_smtp_result_age_seconds",
+		"How old the answer is: 0 for a fresh probe, else the age of the shared probe's result (share_window).")
 	skippedFamily = exposition.NewFamily("probe_smtp_endpoints_skipped",
 		"Endpoints not probed: past the 64 a probe runs at most.")
 )
@@ -197,7 +199,7 @@ func Families() []*exposition.Family {
 		mxLookupFamily, mxRecordsFamily, mxInfoFamily, mxProblemFamily, deliverableFamily,
 		targetFailureFamily, mxSecureFamily, hostSecureFamily, dnsLookupFamily, hostAddressesFamily,
 		skippedFamily, mtaSTSInfoFamily, mtaSTSModeFamily, mtaSTSMaxAgeFamily, mtaSTSCertFamily,
-		mtaSTSMXMatchFamily, tlsrptInfoFamily,
+		mtaSTSMXMatchFamily, tlsrptInfoFamily, resultAgeFamily,
 	}
 	for _, f := range endpointFamilies() {
 		families = append(families, f.plain, f.withIP)
