@@ -152,7 +152,9 @@ func TestSharerCap(t *testing.T) {
 		close(p.done)
 		return p
 	}
-	running := func() *sharedProbe { return &sharedProbe{done: make(chan struct{}), deadline: time.Now().Add(time.Hour)} }
+	running := func() *sharedProbe {
+		return &sharedProbe{done: make(chan struct{}), deadline: time.Now().Add(time.Hour)}
+	}
 	s.lookup(shareKey{"a", "m"}, time.Minute, time.Second, ended)
 	s.lookup(shareKey{"b", "m"}, time.Minute, time.Second, running)
 	s.lookup(shareKey{"c", "m"}, time.Minute, time.Second, running) // drops a, expired
