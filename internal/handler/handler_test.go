@@ -73,7 +73,7 @@ type handlerFixture struct {
 	sockets *limits.Admission
 }
 
-func newHandlerFixture(t *testing.T, configYAML string, o fixtureOptions) *handlerFixture {
+func newHandlerFixture(t testing.TB, configYAML string, o fixtureOptions) *handlerFixture {
 	t.Helper()
 	cfg, err := config.Parse([]byte(configYAML), t.TempDir())
 	if err != nil {
