@@ -80,6 +80,7 @@ check_mx() {
   expect "noaddr.$Z" AAAA NOERROR ad ""
   expect "mxnxhost.$Z" MX NOERROR ad "MX 10 nxhost.$Z."
   expect "nxhost.$Z" A NXDOMAIN ad ""
+  expect "mxbadptr.$Z" MX NOERROR ad "MX 10 badptr.$Z."
 }
 
 check_hosts() {
