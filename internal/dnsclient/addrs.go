@@ -89,7 +89,7 @@ func combineFamilies(types []uint16, results []familyResult) (AddrsAnswer, error
 		} else {
 			answer.IPv6Err = r.err
 		}
-		answer.Secure = answer.Secure && r.err == nil && r.set.info.Secure
+		answer.Secure = answer.Secure && r.set.info.Secure // a reply's AD, an authenticated denial included
 		answer.Truncated = answer.Truncated || r.set.info.Truncated
 		if len(r.set.info.CNAMEs) > len(answer.CNAMEs) {
 			answer.CNAMEs = r.set.info.CNAMEs

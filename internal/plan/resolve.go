@@ -91,6 +91,7 @@ func resolveHost(ctx context.Context, r Resolver, name string, opts Options) Hos
 		answer, err := r.LookupAddrs(ctx, name, network(opts.IPProtocol))
 		h.LookupTime = time.Since(start)
 		if err != nil {
+			h.Secure, h.CNAMEs = answer.Secure, answer.CNAMEs // an authenticated denial is secure
 			h.Err = &ResolveError{Host: name, Reason: dnsReason(ctx, err), Err: fmt.Errorf("resolving %s: %w", name, err)}
 			return h
 		}
