@@ -156,8 +156,18 @@ endpoint_ok() {
   check "$file" "$([[ $addr == *:* ]] && echo 6 || echo 4)" probe_ip_protocol "${l[@]}"
   check "$file" "$(fcrdns_of "$addr")" probe_smtp_fcrdns "${l[@]}"
   check "$file" "$banner" probe_smtp_banner_hostname_match "${l[@]}"
+  check "$file" 0 probe_smtp_ocsp_stapled "${l[@]}" # Postfix staples nothing
+  check "$file" 1 probe_smtp_tls_key_exchange_info group="$KEX_GROUP" "${l[@]}"
   check "$file" absent probe_smtp_failure_info "${l[@]}"
 }
+
+# KEX_GROUP is the group Go and this machine's OpenSSL agree on: the
+# post-quantum hybrid where OpenSSL has ML-KEM (3.5 and later), else X25519.
+if openssl list -kem-algorithms 2>/dev/null | grep -qi mlkem; then
+  KEX_GROUP=X25519MLKEM768
+else
+  KEX_GROUP=X25519
+fi
 
 # endpoint_refused FILE HOST ADDR: nothing listens at ADDR:25.
 endpoint_refused() {
