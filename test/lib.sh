@@ -181,9 +181,10 @@ postfix_start() {
 # but a loopback interface: its 127.0.0.1:25 is free whatever the machine
 # runs, and no mail server, resolver or other service of the machine is
 # seen, stopped or reconfigured. The namespace has no route out: install
-# packages before entering it.
+# packages before entering it. SMTP_EXPORTER_NETNS_NAME names another
+# namespace, for two checkouts testing on one machine at once.
 
-SMTP_EXPORTER_NETNS_NAME=smtp-exporter-test
+SMTP_EXPORTER_NETNS_NAME=${SMTP_EXPORTER_NETNS_NAME:-smtp-exporter-test}
 
 # test_netns_exists: the namespace is there.
 test_netns_exists() {
