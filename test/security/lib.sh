@@ -3,7 +3,7 @@
 # the ground truth from openssl, drill and curl, and the checks. Source it
 # from run.sh, which sets work, repo and PROBES; the lab's DNSLAB_* and the
 # test Postfix's SMTP_TEST_* settings are read once they are loaded.
-# shellcheck disable=SC2154 # work, repo, PROBES and the settings come from run.sh
+# shellcheck disable=SC2154,SC2034 # work, repo, PROBES and the settings come from run.sh, which also reads the pids set here
 
 # shellcheck source=test/checks.sh
 . "$repo/test/checks.sh"
@@ -152,7 +152,7 @@ load_answers() {
 # series NAME [LABEL=VALUE...]: the series as the exposition writes it,
 # labels in alphabetical order.
 series() {
-  local name=$1 out= kv
+  local name=$1 out='' kv
   shift
   (($# == 0)) && { echo "$name"; return; }
   while IFS= read -r kv; do out+="${out:+,}${kv%%=*}=\"${kv#*=}\""; done < <(printf '%s\n' "$@" | LC_ALL=C sort)
