@@ -74,7 +74,7 @@ type handlerFixture struct {
 	prober  *probe.Prober
 }
 
-func newHandlerFixture(t *testing.T, configYAML string, o fixtureOptions) *handlerFixture {
+func newHandlerFixture(t testing.TB, configYAML string, o fixtureOptions) *handlerFixture {
 	t.Helper()
 	cfg, err := config.Parse([]byte(configYAML), t.TempDir())
 	if err != nil {
