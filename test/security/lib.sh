@@ -134,6 +134,32 @@ probe_all() {
     'BEGIN { printf "security: %d probes at once took %.2f s\n", n, e - s }'
 }
 
+# endpoints_up: how many endpoints of all answers came up (one SMTP
+# session each).
+endpoints_up() {
+  local key n=0
+  for key in "${!SERIES[@]}"; do
+    [[ $key == *"|probe_smtp_up{"* && ${SERIES[$key]} == 1 ]] && n=$((n + 1))
+  done
+  echo "$n"
+}
+
+# check_postfix_log SINCE: from line SINCE, Postfix logged one clean
+# session per endpoint that came up, each with STARTTLS and QUIT, also
+# where DANE or MTA-STS failed the endpoint afterwards.
+check_postfix_log() {
+  local n out clean
+  n=$(endpoints_up)
+  if out=$(LOGCHECK_WAIT_DISCONNECTS=$n LOGCHECK_FAIL_ON_REJECTED=1 "$repo/test/postfix/logcheck.sh" "$SMTP_TEST_MAILLOG" "$1"); then
+    pass "Postfix logged no impolite session"
+  else
+    fail "Postfix logged an impolite session: $out"
+  fi
+  clean=$(tail -n "+$1" "$SMTP_TEST_MAILLOG" | grep ' disconnect from ' | grep -c ' ehlo=2 starttls=1 quit=1 commands=4$' || true)
+  if ((clean == n)); then pass "Postfix logged $n sessions of ehlo=2 starttls=1 quit=1, one per endpoint up"; else
+    fail "Postfix logged $clean sessions of ehlo=2 starttls=1 quit=1, $n endpoints came up: $out"; fi
+}
+
 # --- the answers --------------------------------------------------------------------
 
 declare -A SERIES # "FILE|series" -> value, every answer's samples

@@ -28,8 +28,9 @@
 # port 443, with a certificate for mta-sts.sec and mta-sts.stsbad from the
 # test CA. Ground truth: openssl s_client -dane_tlsa_rrdata per endpoint
 # (DANE verdict, key exchange group, OCSP staple), drill -D (AD bit,
-# SERVFAIL), curl --cacert (the policy's mode and max_age).
-# Postfix does not staple OCSP responses (no smtpd_tls_... option to): the
+# SERVFAIL), curl --cacert (the policy's mode and max_age). Postfix's log
+# shows one clean session per endpoint (STARTTLS, QUIT), failed or not.
+# Postfix has no server-side OCSP stapling, so the
 # test shows probe_smtp_ocsp_stapled 0 and require_ocsp_staple failing.
 # Prints "security: N passed, M failed"; exits non-zero on a failure.
 # Environment: KEEP_LAB=1 leaves the lab, Postfix and the policy server
@@ -94,8 +95,10 @@ PROBES=(
   "secreq require sec.$DNSLAB_ZONE" "nosts require nosts.$DNSLAB_ZONE"
   "insecreq require $DNSLAB_INSECURE_DOMAIN" "ocsp ocsp sec.$DNSLAB_ZONE"
 )
+since=$(($(wc -l <"$SMTP_TEST_MAILLOG") + 1))
 probe_all
 load_answers
+check_postfix_log "$since" # before openssl's sessions enter the log
 
 # --- 3. ground truth, then every check -------------------------------------------
 openssl_facts
