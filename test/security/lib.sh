@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # lib.sh — the parts of test/security/run.sh: the set-up steps, the probes,
-# the ground truth from openssl, drill and curl, and the checks. Source it
-# from run.sh, which sets work, repo and PROBES; the lab's DNSLAB_* and the
-# test Postfix's SMTP_TEST_* settings are read once they are loaded.
-# shellcheck disable=SC2154,SC2034 # work, repo, PROBES and the settings come from run.sh, which also reads the pids set here
+# the answers and the ways to check them (expect.sh holds the checks). Source
+# it from run.sh, which sets work, repo and PROBES; the lab's DNSLAB_* and
+# the test Postfix's SMTP_TEST_* settings are read once they are loaded.
+# shellcheck disable=SC2154 # work, repo, PROBES and the settings come from run.sh
 
 # shellcheck source=test/checks.sh
 . "$repo/test/checks.sh"
@@ -17,11 +17,15 @@ POLICY_MAX_AGE=86400
 # postfix_param NAME: a master.cf parameter of the test Postfix ("" if unset).
 postfix_param() { postconf -c "$SMTP_TEST_POSTFIX_CONFIG_DIR" -Ph "$1" 2>/dev/null || true; }
 
-# chain_files ADDR: the key and certificate files the smtpd behind ADDR:25
-# serves (an address of POSTFIX_EXTRA_ADDRS with a name).
+# smtpd_service ADDR: the smtpd service postscreen on ADDR:25 hands over to
+# (an address of POSTFIX_EXTRA_ADDRS has its own).
+smtpd_service() { postfix_param "$1:25/inet/smtpd_service_name"; }
+
+# chain_files ADDR: the key and certificate files that smtpd serves (an
+# address of POSTFIX_EXTRA_ADDRS with a name).
 chain_files() {
   local service
-  service=$(postfix_param "$1:25/inet/smtpd_service_name")
+  service=$(smtpd_service "$1")
   [[ -n $service ]] && postfix_param "$service/pass/smtpd_tls_chain_files"
 }
 
@@ -37,11 +41,10 @@ served_cert() {
 # its certificate, as a server with an intermediate does: a DANE-TA record
 # of the CA can then match a certificate of the served chain.
 serve_ca_chain() {
-  local service files
-  service=$(postfix_param "$1:25/inet/smtpd_service_name")
+  local files
   files=$(chain_files "$1")
   [[ -n $files ]] || die "Postfix serves no certificate of its own on $1:25"
-  postconf -c "$SMTP_TEST_POSTFIX_CONFIG_DIR" -P "$service/pass/smtpd_tls_chain_files=$files,$SMTP_TEST_CA_FILE"
+  postconf -c "$SMTP_TEST_POSTFIX_CONFIG_DIR" -P "$(smtpd_service "$1")/pass/smtpd_tls_chain_files=$files,$SMTP_TEST_CA_FILE"
   postfix -c "$SMTP_TEST_POSTFIX_CONFIG_DIR" reload >/dev/null 2>&1 || die "postfix reload failed"
 }
 
@@ -91,6 +94,7 @@ start_policy_server() {
     "max_age: $POLICY_MAX_AGE" >"$work/www/.well-known/mta-sts.txt"
   (cd "$work/www" && exec openssl s_server -WWW -quiet -accept "$DNSLAB_MTA_STS_ADDR:443" \
     -cert "$work/tls/policy.crt" -key "$work/tls/policy.key" </dev/null >"$work/policy.log" 2>&1) &
+  # shellcheck disable=SC2034 # run.sh's cleanup ends it
   policy_pid=$!
   for _ in $(seq 50); do tcp_listening "$DNSLAB_MTA_STS_ADDR" 443 && return 0; sleep 0.1; done
   die "openssl s_server does not listen on $DNSLAB_MTA_STS_ADDR:443: $(cat "$work/policy.log")"
@@ -114,6 +118,7 @@ start_exporter() {
   "$work/smtp_exporter" --config.check --config.file="$work/config.yml" >/dev/null
   "$work/smtp_exporter" --config.file="$work/config.yml" --web.listen-address="$LISTEN" \
     --log.level=debug >"$work/exporter.log" 2>&1 &
+  # shellcheck disable=SC2034 # run.sh's cleanup ends it
   exporter_pid=$!
   for _ in $(seq 50); do curl -fs "http://$LISTEN/-/ready" >/dev/null && return 0; sleep 0.1; done
   die "the exporter is not ready: $(tail -n 5 "$work/exporter.log")"
