@@ -26,7 +26,7 @@ IMAGE ?= smtp_exporter
 CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 HELM ?= helm
 
-.PHONY: all build crossbuild tarballs image test vet fmt fuzz examples dnslab e2e-postfix e2e-domains e2e deploy-test image-test systemd-test release-test manifests ci clean
+.PHONY: all build crossbuild tarballs image test vet fmt fuzz examples dnslab e2e-postfix e2e-domains e2e-security e2e deploy-test image-test systemd-test release-test manifests ci clean
 
 all: vet test build
 
@@ -80,6 +80,9 @@ e2e-postfix:
 
 e2e-domains:
 	bash test/domains/run.sh
+
+e2e-security:
+	bash test/security/run.sh
 
 e2e:
 	bash test/e2e/run.sh

@@ -35,7 +35,7 @@ type secureLab struct {
 	dns      *dnstest.Server
 }
 
-func newSecureLab(t *testing.T, staple func(leaf, ca *certtest.Cert) []byte) *secureLab {
+func newSecureLab(t testing.TB, staple func(leaf, ca *certtest.Cert) []byte) *secureLab {
 	t.Helper()
 	ca := certtest.SelfSigned(t, certtest.Spec{CommonName: "lab CA", CA: true})
 	leaf := ca.Issue(t, certtest.Spec{CommonName: "mx.lab.test", DNSNames: []string{"mx.lab.test"}})
@@ -54,7 +54,7 @@ func newSecureLab(t *testing.T, staple func(leaf, ca *certtest.Cert) []byte) *se
 	return l
 }
 
-func writePEM(t *testing.T, c *x509.Certificate) string {
+func writePEM(t testing.TB, c *x509.Certificate) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o600); err != nil {
@@ -205,7 +205,7 @@ func TestOCSPAndKeyExchange(t *testing.T) {
 
 // policyServer serves an MTA-STS policy over HTTPS on 127.0.0.1 with a
 // certificate for mta-sts.lab.test issued by ca; it returns the port.
-func policyServer(t *testing.T, ca *certtest.Cert, policy string) int {
+func policyServer(t testing.TB, ca *certtest.Cert, policy string) int {
 	t.Helper()
 	cert := certtest.TLSCertificate(ca.Issue(t, certtest.Spec{CommonName: "mta-sts.lab.test", DNSNames: []string{"mta-sts.lab.test"}}), ca)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
