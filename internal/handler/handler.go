@@ -98,8 +98,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, reqErr)
 		return
 	}
-	if window := req.Module.ShareWindow; window > 0 && !req.debug {
-		h.serveShared(w, r, req, window)
+	if req.Module.ShareWindow > 0 && !req.debug {
+		h.serveShared(w, r, req)
 		return
 	}
 	release, reqErr := h.admit(req)
@@ -130,16 +130,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serveShared answers from a probe of the same target and module that is
 // running or ended within window, or starts one that later requests may
 // share. The answer carries probe_smtp_result_age_seconds.
-func (h *Handler) serveShared(w http.ResponseWriter, r *http.Request, req *probeRequest, window time.Duration) {
-	release, reqErr := h.admit(req)
-	if reqErr != nil {
-		h.refuse(w, reqErr)
+func (h *Handler) serveShared(w http.ResponseWriter, r *http.Request, req *probeRequest) {
+	key := shareKey{target: req.Target.Host + ":" + strconv.Itoa(req.Target.Port), module: req.Module}
+	p, fresh, reqErr := h.shared.lookup(key, req.Budget, func() (*sharedProbe, error) {
+		release, err := h.admit(req)
+		if err != nil {
+			return nil, err
+		}
+		return h.runShared(req, release), nil
+	})
+	var refusal *requestError
+	if errors.As(reqErr, &refusal) {
+		h.refuse(w, refusal)
 		return
 	}
-	key := shareKey{target: req.Target.Host + ":" + strconv.Itoa(req.Target.Port), module: req.ModuleName}
-	p, fresh := h.shared.lookup(key, window, req.Budget, func() *sharedProbe { return h.runShared(req, release) })
 	if !fresh {
-		release() // the probe joined holds its own sockets
 		h.opts.Metrics.shared.WithLabelValues(req.ModuleName).Inc()
 	}
 	answer, age, err := p.wait(r.Context())
@@ -192,28 +197,41 @@ func (h *Handler) record(outcome *probe.Outcome) *record {
 // socketsNeeded is how many sockets the probe may hold at once: one per
 // session, and two while a name resolves (A and AAAA are asked together);
 // for a mail domain, the MX lookup, every MX host resolving at once and
-// every endpoint its plan may hold.
+// every endpoint its plan may hold; beside each session its TLSA lookup
+// (dane) and its reverse lookups (reverse_dns); beside the domain's
+// sessions the MTA-STS lookups and fetch, and the TLS-RPT lookup.
 func socketsNeeded(req *probeRequest) int {
 	m := req.Module
 	ports := len(m.Ports)
 	if req.Target.Port != 0 {
 		ports = 1
 	}
-	if m.Targets == config.TargetsMX {
-		perHost := 1
-		if m.Addresses == config.AddressesAll {
-			perHost = 2 * m.AddressLimit()
-		}
-		hosts := m.HostLimit()
-		return 1 + 2*hosts + min(plan.MaxEndpoints, ports*hosts*perHost) // MX, addresses, sessions
-	}
+	perHost := 1
 	if m.Addresses == config.AddressesAll {
-		ports *= 2 * m.AddressLimit()
+		perHost = 2 * m.AddressLimit()
 	}
-	if !req.Target.IP.IsValid() {
-		ports += 2
+	hosts, lookups := 1, 0
+	if m.Targets == config.TargetsMX {
+		hosts, lookups = m.HostLimit(), 1 // the MX lookup
 	}
-	return ports
+	if m.Targets == config.TargetsMX || !req.Target.IP.IsValid() {
+		lookups += 2 * hosts // A and AAAA of each host, at once
+	}
+	endpoints := min(plan.MaxEndpoints, ports*hosts*perHost)
+	perEndpoint := 1
+	if m.DANE {
+		perEndpoint++
+	}
+	if m.ReverseDNS {
+		perEndpoint += 2
+	}
+	if m.MTASTS {
+		lookups += 3 // the TXT record, the policy host's addresses, the fetch
+	}
+	if m.TLSRPT {
+		lookups++
+	}
+	return lookups + endpoints*perEndpoint
 }
 
 func (h *Handler) refuse(w http.ResponseWriter, e *requestError) {

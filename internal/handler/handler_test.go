@@ -28,6 +28,7 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/internal/dnstest"
 	"github.com/smtp-exporter/smtp_exporter/internal/limits"
+	"github.com/smtp-exporter/smtp_exporter/internal/plan"
 	"github.com/smtp-exporter/smtp_exporter/internal/probe"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
 )
@@ -891,12 +892,13 @@ func TestHandlerProbePorts(t *testing.T) {
 	// Without dialling 465 on this machine: the endpoint step picks the mode.
 	t.Run("unlisted 465 is implicit, others starttls", func(t *testing.T) {
 		m := f.handler.opts.Config().Modules["unlisted"]
-		p := &probe.Prober{Resolver: nameResolver(t, map[string][]netip.Addr{"mx.test": {netip.MustParseAddr("127.0.0.1")}})}
+		r := nameResolver(t, map[string][]netip.Addr{"mx.test": {netip.MustParseAddr("127.0.0.1")}})
 		for _, tc := range []struct {
 			port int
 			mode config.TLSMode
 		}{{465, config.TLSImplicit}, {587, config.TLSStartTLS}, {25, config.TLSStartTLS}, {dead, config.TLSNone}} {
-			eps := p.Endpoints(t.Context(), probe.Target{Host: "mx.test", Port: tc.port}, m)
+			pl, _ := plan.ForHost(t.Context(), r, "mx.test", plan.OptionsFor(m, tc.port, nil))
+			eps := pl.Endpoints
 			if len(eps) != 1 || eps[0].Port != tc.port || eps[0].Settings.TLS != tc.mode {
 				t.Errorf("port %d: endpoints %+v, want one with mode %s", tc.port, eps, tc.mode)
 			}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -263,7 +264,43 @@ func TestMTASTSAndTLSRPT(t *testing.T) {
 				s.want(t, 1, "probe_smtp_success", ep...)
 			} else {
 				s.want(t, 1, "probe_smtp_failure_info", append(ep, "reason", tt.failure)...)
+				s.want(t, 0, "probe_smtp_status_code", ep...) // not caused by a reply
 			}
 		})
 	}
+}
+
+// TestSlowTLSAHoldsNoSession: a TLSA lookup that never answers costs the
+// DANE verdict, never the SMTP session: QUIT is said as soon as the
+// dialogue is over, and the TLSA state is error.
+func TestSlowTLSAHoldsNoSession(t *testing.T) {
+	l := newSecureLab(t, nil)
+	cert := certtest.TLSCertificate(l.leaf, l.ca)
+	var quitAt atomic.Int64
+	start := time.Now()
+	port := smtptest.Scripted(t, func(c *smtptest.ScriptConn) {
+		c.UpToStartTLS()
+		c.Say("220 go ahead")
+		tc := tls.Server(c.Conn, smtptest.ServerTLS(cert))
+		if tc.Handshake() != nil {
+			return
+		}
+		c = smtptest.NewScriptConn(tc)
+		if c.ExpectVerb("EHLO") {
+			c.Say("250 mx.lab.test")
+		}
+		if c.ExpectVerb("QUIT") {
+			quitAt.Store(int64(time.Since(start)))
+			c.Say("221 bye")
+		}
+	})
+	l.dns.Set(fmt.Sprintf("_%d._tcp.mx.lab.test.", port), dnstest.Behaviour{Drop: true})
+	body := fmt.Sprintf("timeout: 2s\ntargets: mx\ndane: true\ndns: {dnssec: true}\nports: [{port: %d, tls: starttls}]\n", port)
+	fx := newHandlerFixture(t, modulesYAML(map[string]string{"lab": body}), fixtureOptions{resolver: l.dns.Client(t, true)})
+	s := l.probe(t, fx)
+	if at := time.Duration(quitAt.Load()); at == 0 || at > time.Second {
+		t.Errorf("QUIT heard after %s, want well before the 2 s budget ends", at)
+	}
+	s.want(t, 1, "probe_smtp_dane_info", "host", "mx.lab.test", "state", "error")
+	s.absent(t, "probe_smtp_failure_info")
 }

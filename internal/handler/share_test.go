@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/internal/smtptest"
 )
 
@@ -143,25 +144,41 @@ func TestSharedProbeNotJoinedPastTheBudget(t *testing.T) {
 	}
 }
 
-// TestSharerCap: a full sharer drops what has expired, and shares nothing
-// new while every entry is live.
+// TestSharerCap: the sharer forgets probes past their window, and shares
+// nothing new while it is full of live ones.
 func TestSharerCap(t *testing.T) {
 	s := newSharer(2)
-	ended := func() *sharedProbe {
-		p := &sharedProbe{done: make(chan struct{}), ended: time.Now().Add(-time.Hour)}
+	m := &config.Module{}
+	ended := func() (*sharedProbe, error) {
+		p := &sharedProbe{done: make(chan struct{}), started: time.Now().Add(-time.Hour), window: time.Minute}
 		close(p.done)
-		return p
+		return p, nil
 	}
-	running := func() *sharedProbe {
-		return &sharedProbe{done: make(chan struct{}), deadline: time.Now().Add(time.Hour)}
+	running := func() (*sharedProbe, error) {
+		return &sharedProbe{done: make(chan struct{}), started: time.Now(), deadline: time.Now().Add(time.Hour), window: time.Minute}, nil
 	}
-	s.lookup(shareKey{"a", "m"}, time.Minute, time.Second, ended)
-	s.lookup(shareKey{"b", "m"}, time.Minute, time.Second, running)
-	s.lookup(shareKey{"c", "m"}, time.Minute, time.Second, running) // drops a, expired
-	if len(s.probes) != 2 || s.probes[shareKey{"a", "m"}] != nil {
+	s.lookup(shareKey{"a", m}, time.Second, ended)
+	s.lookup(shareKey{"b", m}, time.Second, running)
+	s.lookup(shareKey{"c", m}, time.Second, running) // a is past its window: dropped
+	if len(s.probes) != 2 || s.probes[shareKey{"a", m}] != nil {
 		t.Errorf("probes %v: want b and c", s.probes)
 	}
-	if _, fresh := s.lookup(shareKey{"d", "m"}, time.Minute, time.Second, running); !fresh || len(s.probes) != 2 {
+	if _, fresh, _ := s.lookup(shareKey{"d", m}, time.Second, running); !fresh || len(s.probes) != 2 {
 		t.Errorf("a full sharer of live probes took another: %d entries", len(s.probes))
+	}
+	// The same target with another module (after a reload) is not shared.
+	if _, fresh, _ := s.lookup(shareKey{"b", &config.Module{}}, time.Hour, running); !fresh {
+		t.Error("a probe of another configuration's module was shared")
+	}
+	// The window runs from the probe's start, not its end.
+	old := func() (*sharedProbe, error) {
+		p := &sharedProbe{done: make(chan struct{}), started: time.Now().Add(-2 * time.Minute), ended: time.Now(), window: time.Minute}
+		close(p.done)
+		return p, nil
+	}
+	s2 := newSharer(10)
+	s2.lookup(shareKey{"x", m}, time.Second, old)
+	if _, fresh, _ := s2.lookup(shareKey{"x", m}, time.Second, running); !fresh {
+		t.Error("a probe that started before the window was shared")
 	}
 }

@@ -112,7 +112,12 @@ func mxFailure(ctx context.Context, err error) *TargetFailure {
 // then name), noting the records that cannot be probed as problems.
 func pickHosts(d *Domain, records []dnsclient.MX, maxHosts int) []MXHost {
 	var hosts []MXHost
+	seen := map[string]bool{}
 	for _, mx := range records {
+		if seen[mx.Host] {
+			continue // the same name again, at a lower preference
+		}
+		seen[mx.Host] = true
 		problem := ""
 		switch {
 		case mx.IsNull():
@@ -121,8 +126,6 @@ func pickHosts(d *Domain, records []dnsclient.MX, maxHosts int) []MXHost {
 			problem = ProblemIPLiteral
 		case isLocalhost(mx.Host):
 			problem = ProblemLocalhost
-		case slices.ContainsFunc(hosts, func(h MXHost) bool { return h.Name == mx.Host }):
-			continue // the same host again, at a lower preference
 		case len(hosts) >= maxHosts:
 			problem = ProblemOverMaxHosts
 		}

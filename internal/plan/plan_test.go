@@ -334,3 +334,18 @@ func TestOptionsFor(t *testing.T) {
 		t.Errorf("a target's own port: %+v", one.Ports)
 	}
 }
+
+// TestProblemsOncePerName: a name given in several MX records is one host
+// and one problem, whatever its preferences.
+func TestProblemsOncePerName(t *testing.T) {
+	srv := dnstest.NewServer(t,
+		"dup.test. 60 IN MX 10 a.dup.test.", "dup.test. 60 IN MX 20 b.dup.test.", "dup.test. 60 IN MX 30 b.dup.test.",
+		"dup.test. 60 IN MX 40 192.0.2.1.", "dup.test. 60 IN MX 50 192.0.2.1.", "dup.test. 60 IN MX 60 localhost.",
+		"dup.test. 60 IN MX 70 localhost.", "a.dup.test. 60 IN A 192.0.2.10",
+	)
+	p := plan.ForDomain(ctx(t), newResolver(t, srv, false), "dup.test", plan.Options{MaxHosts: 1, Ports: ports(25)})
+	want := []plan.Problem{{Host: "b.dup.test", Problem: plan.ProblemOverMaxHosts}, {Host: "192.0.2.1", Problem: plan.ProblemIPLiteral}, {Host: "localhost", Problem: plan.ProblemLocalhost}}
+	if !reflect.DeepEqual(p.Domain.Problems, want) {
+		t.Errorf("problems %+v, want %+v", p.Domain.Problems, want)
+	}
+}

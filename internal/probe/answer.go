@@ -23,6 +23,9 @@ func buildAnswer(o *Outcome, now time.Time) *exposition.Answer {
 	if o.Domain != nil {
 		collectDomain(b, o)
 	}
+	if o.Domain != nil || o.Skipped > 0 {
+		b.Add(skippedFamily, float64(o.Skipped), nil)
+	}
 	collectHosts(b, o)
 	withIP := o.Module != nil && o.Module.Addresses == config.AddressesAll
 	for _, r := range o.Results {
@@ -56,7 +59,6 @@ func collectDomain(b *exposition.Builder, o *Outcome) {
 		b.Add(mxSecureFamily, boolValue(d.Secure), nil)
 	}
 	b.Add(dnsLookupFamily, d.LookupTime.Seconds(), nil)
-	b.Add(skippedFamily, float64(o.Skipped), nil)
 	collectPolicy(b, o)
 }
 

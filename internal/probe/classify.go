@@ -37,7 +37,7 @@ func classify(ctx context.Context, phase Phase, err error) string {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return ReasonRefused
 	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH),
-		errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.EAFNOSUPPORT):
+		errors.Is(err, syscall.EAFNOSUPPORT):
 		return ReasonUnreachable
 	case isReset(err):
 		return ReasonReset
@@ -48,10 +48,11 @@ func classify(ctx context.Context, phase Phase, err error) string {
 }
 
 // isLocal reports the exporter's own resource errors: out of descriptors,
-// socket buffers or memory.
+// socket buffers, memory, or local ports and addresses (EADDRNOTAVAIL).
 func isLocal(err error) bool {
 	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
-		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) ||
+		errors.Is(err, syscall.EADDRNOTAVAIL)
 }
 
 func isTimeout(err error) bool {

@@ -39,10 +39,10 @@ func (s *session) startTLSA() *tlsaLookup {
 	return l
 }
 
-// checkDANE waits for the TLSA lookup, checks the served chain against
-// its usable records, and applies dane_match and require_dane. A port with
-// usable TLSA that never reached TLS is a mismatch: a DANE sender would not
-// deliver there.
+// checkDANE, once the session is over, waits for the TLSA lookup, checks
+// the served chain against its usable records, and applies dane_match and
+// require_dane. A port with usable TLSA that never reached TLS is a
+// mismatch: a DANE sender would not deliver there.
 func (s *session) checkDANE() {
 	if s.tlsa == nil || s.res.DANE != nil {
 		return // DANE is off, or checked already

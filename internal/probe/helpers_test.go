@@ -12,6 +12,7 @@ import (
 	"github.com/smtp-exporter/smtp_exporter/config"
 	"github.com/smtp-exporter/smtp_exporter/internal/dnstest"
 	"github.com/smtp-exporter/smtp_exporter/internal/exposition"
+	"github.com/smtp-exporter/smtp_exporter/internal/plan"
 )
 
 // probePort runs one session against 127.0.0.1:port with module m and
@@ -76,4 +77,12 @@ func probeTarget(t testing.TB, m *config.Module, target string, res Resolver) *R
 // answerOf builds the answer of a host probe with these results.
 func answerOf(results []*Result, duration time.Duration, now time.Time) *exposition.Answer {
 	return buildAnswer(&Outcome{Results: results, Duration: duration}, now)
+}
+
+// Endpoints resolves a host target and returns its endpoints, one per port
+// (the target's own, or the module's), without allowed_targets: tests and
+// benchmarks only, which probe loopback servers.
+func (p *Prober) Endpoints(ctx context.Context, t Target, m *config.Module) []Endpoint {
+	pl, _ := plan.ForHost(ctx, p.resolverFor(m), t.Host, plan.OptionsFor(m, t.Port, nil))
+	return pl.Endpoints
 }

@@ -95,13 +95,6 @@ func (b brokenResolver) LookupTXT(context.Context, string) (dnsclient.TXTAnswer,
 	return dnsclient.TXTAnswer{}, b.err
 }
 
-// Endpoints resolves a host target and returns its endpoints, one per port
-// (the target's own, or the module's), without allowed_targets.
-func (p *Prober) Endpoints(ctx context.Context, t Target, m *config.Module) []Endpoint {
-	pl, _ := plan.ForHost(ctx, p.resolverFor(m), t.Host, plan.OptionsFor(m, t.Port, nil))
-	return pl.Endpoints
-}
-
 // allowedFor returns the allowed_targets check of req's probe, nil when
 // neither the global nor the module's list restricts targets.
 func allowedFor(req Request) func(string, netip.Addr) bool {

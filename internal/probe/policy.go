@@ -78,6 +78,9 @@ func applyMTASTS(results []*Result, report *mtasts.Report) {
 // earlier failure was recorded, and notes it in the transcript.
 func failPolicy(r *Result, reason string, err error) {
 	r.Transcript.notef("%s failed (%s): %v", PhaseTLS, reason, err)
+	if r.Failure == nil {
+		r.StatusCode = 0 // SPEC: the status of a failure not caused by a reply
+	}
 	r.fail(PhaseTLS, reason, err)
 }
 
@@ -88,7 +91,8 @@ func sessionMeetsPolicy(r *Result, policy *mtasts.Policy) bool {
 		s.TLSVersion = r.TLSState.Version
 	}
 	if c := r.Cert; c != nil {
-		s.ChainVerified, s.NameMatched = c.Verified, c.HostnameMatch
+		s.ChainVerified = c.Verified
+		s.NameMatched = c.Leaf().VerifyHostname(r.Host) == nil // the MX, whatever server_name says
 	}
 	return s.Valid()
 }

@@ -48,7 +48,8 @@ func (p *Prober) probeEndpoint(ctx context.Context, m *config.Module, ep Endpoin
 	}
 	s.res.Transcript = s.tr
 	s.run()
-	s.checkDANE() // when the session ended before TLS
+	s.checkDANE() // after QUIT: a slow TLSA answer never holds a session open
+	s.checkOCSPRequired()
 	s.finish()
 	if m.ReverseDNS && s.res.Dialled.IsValid() {
 		s.res.Reverse = checkReverse(ctx, p.resolverFor(m), s.res)
@@ -69,7 +70,7 @@ func (s *session) run() {
 		s.record(PhaseResolve, s.ep.ResolveErr)
 		return
 	}
-	if s.module.DANE {
+	if s.module.DANE && s.ep.Settings.TLS != config.TLSNone {
 		s.tlsa = s.startTLSA()
 	}
 	if !s.step(PhaseConnect, s.connect) {
@@ -315,7 +316,6 @@ func (s *session) checkTLS() {
 		}
 	}
 	s.checkOCSP()
-	s.checkDANE()
 }
 
 // checkOCSP applies require_ocsp_staple and fails a verified revoked
@@ -332,6 +332,14 @@ func (s *session) checkOCSP() {
 	}
 	if s.ep.Settings.RequireOCSPStaple && !o.Stapled {
 		s.record(PhaseTLS, &expectationError{ReasonOCSPMissing, errors.New("OCSP staple required, none stapled")})
+	}
+}
+
+// checkOCSPRequired fails require_ocsp_staple on a session that never
+// reached TLS, so had no staple either.
+func (s *session) checkOCSPRequired() {
+	if s.ep.Settings.RequireOCSPStaple && !s.res.TLS && s.res.Up {
+		s.record(PhaseTLS, &expectationError{ReasonOCSPMissing, errors.New("OCSP staple required, and the session never reached TLS")})
 	}
 }
 
