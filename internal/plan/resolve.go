@@ -83,7 +83,11 @@ func isLocalhost(name string) bool {
 func resolveHost(ctx context.Context, r Resolver, name string, opts Options) Host {
 	h := Host{Name: name}
 	if ip, err := netip.ParseAddr(name); err == nil {
-		h.IPv4, h.IPv6 = splitFamilies([]netip.Addr{ip.Unmap()})
+		if ip = ip.Unmap(); ip.Is4() {
+			h.IPv4 = []netip.Addr{ip}
+		} else {
+			h.IPv6 = []netip.Addr{ip}
+		}
 	} else if isLocalhost(name) {
 		h.IPv4, h.IPv6 = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}, []netip.Addr{netip.IPv6Loopback()}
 	} else {
@@ -114,16 +118,6 @@ func wanted(addrs []netip.Addr, ok bool) []netip.Addr {
 	return nil
 }
 
-func splitFamilies(addrs []netip.Addr) (v4, v6 []netip.Addr) {
-	for _, a := range addrs {
-		if a.Is4() {
-			v4 = append(v4, a)
-		} else {
-			v6 = append(v6, a)
-		}
-	}
-	return v4, v6
-}
 
 // checkAllowed returns why allowed refuses one of addrs, or nil; a host
 // whose answer was cut (truncated) has addresses nobody checked.
