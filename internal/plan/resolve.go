@@ -118,7 +118,6 @@ func wanted(addrs []netip.Addr, ok bool) []netip.Addr {
 	return nil
 }
 
-
 // checkAllowed returns why allowed refuses one of addrs, or nil; a host
 // whose answer was cut (truncated) has addresses nobody checked.
 func checkAllowed(host string, addrs []netip.Addr, truncated bool, allowed func(string, netip.Addr) bool) error {
