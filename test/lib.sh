@@ -183,7 +183,10 @@ postfix_start() {
 # seen, stopped or reconfigured. The namespace has no route out: install
 # packages before entering it.
 
-SMTP_EXPORTER_NETNS_NAME=smtp-exporter-test
+# SMTP_EXPORTER_NETNS_NAME in the environment names another namespace, so
+# that two runs on one machine (their test Postfix on the same fixed ports)
+# do not meet.
+SMTP_EXPORTER_NETNS_NAME=${SMTP_EXPORTER_NETNS_NAME:-smtp-exporter-test}
 
 # test_netns_exists: the namespace is there.
 test_netns_exists() {
