@@ -186,7 +186,7 @@ render() {
   subst+=(-e "s/^( *)- mail\.example\.com\$/${list%\\n}/" -e '/^ *- smtp\.example\.org:587$/d')
   sed -E "${subst[@]}" "$repo/examples/prometheus-sharded.yml"
 }
-relabeling() { sed -n '/relabel_configs:/,/action: drop/p' "$1" | sed -E 's/[a-z0-9.-]+:[0-9]+/ADDR/'; }
+relabeling() { sed -n '/relabel_configs:/,/action: keep/p' "$1" | sed -E 's/[a-z0-9.-]+:[0-9]+/ADDR/'; }
 members=(a b)
 for i in 0 1; do
   mkdir -p "$work/prometheus-${members[$i]}"
