@@ -20,11 +20,12 @@
 #      d<N>.bench.test: MX lookup, then the session), with Prometheus's
 #      headers (10 s scrape timeout: budget 9.5 s); charges the exporter
 #      process's utime+stime to the probes; a rate is held when every
-#      probe succeeds, p99 is within the budget + 250 ms and the last
-#      answer comes within a second of the step's end; it stops at the
-#      first rate not held;
+#      probe succeeds, p99 is within the budget + 250 ms, the load
+#      generator really sent the rate (within 5 %) and the last answer
+#      comes within a second of the step's end; it stops at the first rate
+#      not held;
 #   2. holds 250, then 1,000 probes in flight against the tarpit (module
-#      budget 5 s) and reads VmRSS and the Go heap while all wait;
+#      budget 10 s) and reads VmRSS and the Go heap while all wait;
 #   3. plays an HA pair: two scrapers, each scraping 40 targets every 2 s
 #      at offsets of their own, 10 intervals, against a module with
 #      share_window 1s and one without, counting the MTA's sessions;
@@ -42,4 +43,4 @@ trap 'rm -rf "$bin"' EXIT
 echo "capacity.sh: $(nproc) CPUs, $(go version | cut -d' ' -f3), load average $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$repo" rev-parse --short HEAD)"
 "$bin/floor" capacity -exporter-bin "$bin/smtp_exporter" -rates 50,100,200,400,800 -step 8s \
   -inflight 250,1000 -ha-targets 40 -ha-interval 2s -ha-intervals 10 -clktck "$(getconf CLK_TCK)" \
-  -out "${CAPACITY_OUT:-}" "$@" | grep -v '^{'
+  -out "${CAPACITY_OUT:-}" "$@" | grep --line-buffered -v '^{'

@@ -133,8 +133,8 @@ func (l *capacityLab) config(dnsAddr string) string {
 	}
 	module("host", "host", l.mta.port(), 10*time.Second, 0)
 	module("mx", "mx", l.mta.port(), 10*time.Second, 0)
-	module("host_tarpit", "host", l.tarpitPort, 5*time.Second, 0)
-	module("mx_tarpit", "mx", l.tarpitPort, 5*time.Second, 0)
+	module("host_tarpit", "host", l.tarpitPort, 10*time.Second, 0)
+	module("mx_tarpit", "mx", l.tarpitPort, 10*time.Second, 0)
 	module("ha_shared", "host", l.mta.port(), 10*time.Second, l.haWindow)
 	module("ha_unshared", "host", l.mta.port(), 10*time.Second, 0)
 	return b.String()

@@ -24,11 +24,12 @@ func writeCapacity(out string, recs []capacityRecord) error {
 	}
 	fmt.Printf("\nsmtp_exporter capacity — %s, %d CPUs, %s\n", time.Now().UTC().Format("2006-01-02T15:04Z"), runtime.NumCPU(), runtime.Version())
 	fmt.Println("\nProbes offered open loop, each target its own name (bench.test DNS and MTA on loopback, STARTTLS, ECDSA P-256)")
-	fmt.Println("| kind | offered /s | answered | failed | p50 ms | p99 ms | CPU ms/probe | held |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Println("| kind | offered /s | sent /s | answered | failed | p50 ms | p99 ms | CPU ms/probe | exporter cores | held |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range recs {
 		if r.Phase == "rate" {
-			fmt.Printf("| %s | %.0f | %d | %d | %.1f | %.1f | %.3f | %v |\n", r.Kind, r.OfferedRate, r.Answered, r.Fails, r.P50Ms, r.P99Ms, r.CPUMs, r.Held)
+			fmt.Printf("| %s | %.0f | %.0f | %d | %d | %.1f | %.1f | %.3f | %.2f | %v |\n", r.Kind, r.OfferedRate, r.SentRate,
+				r.Answered, r.Fails, r.P50Ms, r.P99Ms, r.CPUMs, r.CPUMs*r.SentRate/1000, r.Held)
 		}
 	}
 	fmt.Println("\nMemory with probes held in flight against a tarpit (a fresh exporter per row)")
@@ -52,18 +53,23 @@ func writeCapacity(out string, recs []capacityRecord) error {
 
 // capacityFigures are one kind's measured figures the sizing uses.
 type capacityFigures struct {
-	sustained, cpuMs, kibPerSession, idleMiB float64
+	sustained, cpuMsSustained, cpuMs, kibPerSession, idleMiB float64
 }
 
-// figures takes, for kind, the highest held rate and its CPU per probe,
-// and the memory per session at the largest in-flight level.
+// figures takes, for kind, the highest held rate and its CPU per probe;
+// the highest CPU per probe of any held rate (a lightly loaded exporter
+// pays more per probe: the sizing uses that); and the memory per session
+// at the largest in-flight level.
 func figures(recs []capacityRecord, kind string) capacityFigures {
 	var f capacityFigures
 	for _, r := range recs {
 		switch {
 		case r.Kind != kind:
-		case r.Phase == "rate" && r.Held && r.OfferedRate > f.sustained:
-			f.sustained, f.cpuMs = r.OfferedRate, r.CPUMs
+		case r.Phase == "rate" && r.Held:
+			f.cpuMs = max(f.cpuMs, r.CPUMs)
+			if r.OfferedRate > f.sustained {
+				f.sustained, f.cpuMsSustained = r.OfferedRate, r.CPUMs
+			}
 		case r.Phase == "memory":
 			f.kibPerSession, f.idleMiB = r.KiBPerSession, r.RSSIdleMiB
 		}
@@ -90,7 +96,7 @@ func printSizing(recs []capacityRecord) {
 			mem := f.idleMiB*n + inFlight*f.kibPerSession/1024
 			fmt.Printf("| %d | %s | %.1f | %.2f | %.0f | %.0f MiB | %.0f |\n", targets, kind, rate, cores, inFlight, mem, n)
 		}
-		fmt.Printf("  %s: %.3f ms CPU per probe → %.0f probes/s per core; %.1f KiB per session in flight; held up to %.0f/s offered here\n",
-			kind, f.cpuMs, 1000/f.cpuMs, f.kibPerSession, f.sustained)
+		fmt.Printf("  %s: held up to %.0f probes/s at %.3f ms CPU each = %.0f probes/s per core; sized with the dearest held rate's %.3f ms (%.0f per core); %.1f KiB per session in flight\n",
+			kind, f.sustained, f.cpuMsSustained, 1000/f.cpuMsSustained, f.cpuMs, 1000/f.cpuMs, f.kibPerSession)
 	}
 }
