@@ -24,8 +24,10 @@
 #      generator really sent the rate (within 5 %) and the last answer
 #      comes within a second of the step's end; it stops at the first rate
 #      not held;
-#   2. holds 250, then 1,000 probes in flight against the tarpit (module
-#      budget 10 s) and reads VmRSS and the Go heap while all wait;
+#   2. holds 250, then 600 probes in flight against the tarpit (module
+#      budget 10 s) and reads VmRSS and the Go heap while all wait (600:
+#      an MX probe with max_hosts 10 reserves 31 probe sockets, so with a
+#      descriptor limit of 20,000 the exporter admits ~610 at once);
 #   3. plays an HA pair: two scrapers, each scraping 40 targets every 2 s
 #      at offsets of their own, 10 intervals, against a module with
 #      share_window 1s and one without, counting the MTA's sessions;
@@ -42,5 +44,5 @@ trap 'rm -rf "$bin"' EXIT
 (cd "$repo" && go build -o "$bin/smtp_exporter" . && go build -o "$bin/floor" ./bench/floor)
 echo "capacity.sh: $(nproc) CPUs, $(go version | cut -d' ' -f3), load average $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$repo" rev-parse --short HEAD)"
 "$bin/floor" capacity -exporter-bin "$bin/smtp_exporter" -rates 50,100,200,400,800 -step 8s \
-  -inflight 250,1000 -ha-targets 40 -ha-interval 2s -ha-intervals 10 -clktck "$(getconf CLK_TCK)" \
+  -inflight 250,600 -ha-targets 40 -ha-interval 2s -ha-intervals 10 -clktck "$(getconf CLK_TCK)" \
   -out "${CAPACITY_OUT:-}" "$@" | grep --line-buffered -v '^{'

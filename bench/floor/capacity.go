@@ -39,7 +39,7 @@ func runCapacity(args []string) error {
 	bin := fs.String("exporter-bin", "", "the smtp_exporter binary to measure")
 	rates := fs.String("rates", "50,100,200,400", "offered probes per second, step by step")
 	step := fs.Duration("step", 8*time.Second, "how long each rate is offered")
-	levels := fs.String("inflight", "250,1000", "probes held in flight at once against the tarpit, for memory")
+	levels := fs.String("inflight", "250,600", "probes held in flight at once against the tarpit, for memory")
 	haTargets := fs.Int("ha-targets", 40, "targets the HA pair scrapes")
 	haInterval := fs.Duration("ha-interval", 2*time.Second, "the HA pair's scrape interval (share_window is half)")
 	haIntervals := fs.Int("ha-intervals", 10, "intervals the HA pair scrapes")

@@ -33,6 +33,8 @@ type capacityRecord struct {
 	RSSMiB        float64 `json:"rss_mib,omitempty"`
 	HeapStackMiB  float64 `json:"heap_stack_delta_mib,omitempty"`
 	KiBPerSession float64 `json:"rss_kib_per_session,omitempty"`
+	SocketsLimit  float64 `json:"probe_sockets_limit,omitempty"`
+	SocketsPer    float64 `json:"probe_sockets_per_probe,omitempty"`
 	// ha
 	Share          bool    `json:"share,omitempty"`
 	Targets        int     `json:"targets,omitempty"`
@@ -228,7 +230,9 @@ func (l *capacityLab) memoryLevel(kind string, n int) (capacityRecord, error) {
 	}
 	return capacityRecord{Phase: "memory", Kind: kind, InFlight: n, RSSIdleMiB: idleRSS / 1024, RSSMiB: rss / 1024,
 		HeapStackMiB:  (heapStack(busy) - heapStack(idle)) / (1 << 20),
-		KiBPerSession: (rss - idleRSS) / float64(n)}, nil
+		KiBPerSession: (rss - idleRSS) / float64(n),
+		SocketsLimit:  idle["smtp_exporter_probe_sockets_limit"],
+		SocketsPer:    busy["smtp_exporter_probe_sockets_in_use"] / float64(n)}, nil
 }
 
 // haPair plays an HA pair: two scrapers, each scraping every target once

@@ -33,11 +33,12 @@ func writeCapacity(out string, recs []capacityRecord) error {
 		}
 	}
 	fmt.Println("\nMemory with probes held in flight against a tarpit (a fresh exporter per row)")
-	fmt.Println("| kind | in flight | RSS idle MiB | RSS MiB | KiB per session (RSS) | Go heap+stacks added MiB |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| kind | in flight | RSS idle MiB | RSS MiB | KiB per session (RSS) | Go heap+stacks added MiB | probe sockets reserved per probe, of the limit |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, r := range recs {
 		if r.Phase == "memory" {
-			fmt.Printf("| %s | %d | %.1f | %.1f | %.1f | %.1f |\n", r.Kind, r.InFlight, r.RSSIdleMiB, r.RSSMiB, r.KiBPerSession, r.HeapStackMiB)
+			fmt.Printf("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.0f of %.0f |\n", r.Kind, r.InFlight, r.RSSIdleMiB, r.RSSMiB,
+				r.KiBPerSession, r.HeapStackMiB, r.SocketsPer, r.SocketsLimit)
 		}
 	}
 	fmt.Println("\nHA pair: sessions per target per interval (goal 1.0 with share_window, 2.0 without)")
@@ -54,6 +55,10 @@ func writeCapacity(out string, recs []capacityRecord) error {
 // capacityFigures are one kind's measured figures the sizing uses.
 type capacityFigures struct {
 	sustained, cpuMsSustained, cpuMs, kibPerSession, idleMiB float64
+	// maxInFlight is how many probes of the kind one replica admits at
+	// once: --probe.max-concurrent, or fewer when the probe sockets they
+	// reserve exhaust the descriptor limit.
+	maxInFlight float64
 }
 
 // figures takes, for kind, the highest held rate and its CPU per probe;
@@ -72,6 +77,10 @@ func figures(recs []capacityRecord, kind string) capacityFigures {
 			}
 		case r.Phase == "memory":
 			f.kibPerSession, f.idleMiB = r.KiBPerSession, r.RSSIdleMiB
+			f.maxInFlight = maxInFlight
+			if r.SocketsPer > 0 {
+				f.maxInFlight = min(maxInFlight, math.Floor(r.SocketsLimit/math.Round(r.SocketsPer)))
+			}
 		}
 	}
 	return f
@@ -92,11 +101,12 @@ func printSizing(recs []capacityRecord) {
 			rate := float64(targets) / sizingInterval.Seconds()
 			cores := rate * f.cpuMs / 1000
 			inFlight := rate * sizingBudget.Seconds()
-			n := max(math.Ceil(cores), math.Ceil(inFlight/maxInFlight))
+			n := max(math.Ceil(cores), math.Ceil(inFlight/f.maxInFlight))
 			mem := f.idleMiB*n + inFlight*f.kibPerSession/1024
 			fmt.Printf("| %d | %s | %.1f | %.2f | %.0f | %.0f MiB | %.0f |\n", targets, kind, rate, cores, inFlight, mem, n)
 		}
 		fmt.Printf("  %s: held up to %.0f probes/s at %.3f ms CPU each = %.0f probes/s per core; sized with the dearest held rate's %.3f ms (%.0f per core); %.1f KiB per session in flight\n",
 			kind, f.sustained, f.cpuMsSustained, 1000/f.cpuMsSustained, f.cpuMs, 1000/f.cpuMs, f.kibPerSession)
+		fmt.Printf("  %s: a replica admits %.0f such probes in flight at once (N = max(cores, in flight / that))\n", kind, f.maxInFlight)
 	}
 }
