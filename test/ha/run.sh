@@ -224,6 +224,8 @@ assignment() {
 }
 assignment 0 >"$work/assign-a.txt"
 assignment 1 >"$work/assign-b.txt"
+# Both at once: a member scraping on alone would make unshared probes.
+kill -TERM "${pids[prometheus-a]}" "${pids[prometheus-b]}" 2>/dev/null || true
 for i in 0 1; do stop "prometheus-${members[$i]}"; done
 sed 's/^/  /' "$work/assign-a.txt"
 if [[ $(wc -l <"$work/assign-a.txt") == "${#targets[@]}" ]] &&
