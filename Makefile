@@ -26,7 +26,7 @@ IMAGE ?= smtp_exporter
 CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 HELM ?= helm
 
-.PHONY: all build crossbuild tarballs image test vet fmt fuzz examples dnslab e2e-postfix e2e-domains e2e-security e2e deploy-test image-test systemd-test release-test manifests ci clean
+.PHONY: all build crossbuild tarballs image test vet fmt fuzz examples dnslab e2e-postfix e2e-domains e2e-security e2e e2e-ha deploy-test image-test systemd-test release-test manifests ci clean
 
 all: vet test build
 
@@ -67,6 +67,7 @@ fuzz:
 
 examples: build
 	promtool check config examples/prometheus.yml
+	promtool check config examples/prometheus-sharded.yml
 	amtool check-config examples/alertmanager.yml
 	for f in examples/smtp_exporter*.yml; do ./smtp_exporter --config.check --config.file="$$f" || exit 1; done
 
@@ -86,6 +87,9 @@ e2e-security:
 
 e2e:
 	bash test/e2e/run.sh
+
+e2e-ha:
+	bash test/ha/run.sh
 
 # The chart (helm lint, helm template over deploy/helm/ci/*.yaml, every
 # object decoded strictly) and deploy/kubernetes/ against a fresh render;

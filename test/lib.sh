@@ -184,6 +184,9 @@ postfix_start() {
 # packages before entering it. SMTP_EXPORTER_NETNS_NAME names another
 # namespace, for two checkouts testing on one machine at once.
 
+# SMTP_EXPORTER_NETNS_NAME in the environment names another namespace, so
+# that two runs on one machine (their test Postfix on the same fixed ports)
+# do not meet.
 SMTP_EXPORTER_NETNS_NAME=${SMTP_EXPORTER_NETNS_NAME:-smtp-exporter-test}
 
 # test_netns_exists: the namespace is there.

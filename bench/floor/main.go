@@ -12,6 +12,11 @@
 //	inflight  a tarpit that accepts and never greets, and n probes of it in
 //	          flight at once, sampling the exporter's RSS and goroutines
 //	get       one HTTP GET, retried until it answers 200 (start-up waits)
+//	capacity  sustained probes per second per core and memory per session
+//	          in flight, for host targets and MX domains, against its own
+//	          MTA, tarpit and DNS on loopback, and an HA pair's sessions
+//	          per target per interval with share_window on and off; prints
+//	          the sizing table of docs/benchmarks.md (bench/capacity.sh)
 //	report    the table, the ratios and PASS/FAIL from the JSON lines the
 //	          other modes appended to a results file
 //
@@ -42,7 +47,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: floor floor|serve|load|inflight|get|report [flags]")
+		fmt.Fprintln(os.Stderr, "usage: floor floor|serve|load|inflight|get|report|capacity [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -59,6 +64,8 @@ func main() {
 		err = runReport(args)
 	case "get":
 		err = runGet(args)
+	case "capacity":
+		err = runCapacity(args)
 	default:
 		err = fmt.Errorf("unknown mode %q", mode)
 	}
@@ -105,8 +112,11 @@ type record struct {
 	HeapWaitingMiB  float64 `json:"heap_waiting_mib,omitempty"`
 }
 
-func appendRecord(path string, r record) error {
-	b, err := json.Marshal(r)
+func appendRecord(path string, r record) error { return appendJSON(path, r) }
+
+// appendJSON prints v as one JSON line and appends it to path, if any.
+func appendJSON(path string, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ var wantKinds = map[string][]string{
 	"auth-secret-values.yaml": {"ConfigMap", "Deployment", "Service", "ServiceAccount"},
 	"web-config-values.yaml":  {"ConfigMap", "Deployment", "Service", "ServiceAccount", "ServiceMonitor"},
 	"all-values.yaml":         {"ConfigMap", "Deployment", "Probe", "ScrapeConfig", "Service", "ServiceAccount", "ServiceMonitor"},
+	"sharding-values.yaml":    {"ConfigMap", "Probe", "ScrapeConfig", "Service", "Service", "ServiceAccount", "StatefulSet"},
 }
 
 func findHelm(t *testing.T) Helm {
@@ -81,11 +82,11 @@ func TestChartRendersValidObjects(t *testing.T) {
 			if got := kinds(objects); !slices.Equal(got, wantKinds[name]) {
 				t.Errorf("kinds = %v, want %v", got, wantKinds[name])
 			}
-			deployment := only[*appsv1.Deployment](t, objects)
-			checkPodHardening(t, deployment)
-			checkHealthProbes(t, deployment)
-			checkConfig(t, exporter, only[*corev1.ConfigMap](t, objects), deployment)
-			checkScrapeTargets(t, objects, only[*corev1.Service](t, objects))
+			pod := podTemplate(t, objects)
+			checkPodHardening(t, pod)
+			checkHealthProbes(t, pod)
+			checkConfig(t, exporter, only[*corev1.ConfigMap](t, objects), pod)
+			checkScrapeTargets(t, objects, service(t, objects))
 		})
 	}
 }
@@ -147,6 +148,41 @@ func kinds(objects []Object) []string {
 	return k
 }
 
+// podTemplate returns the pod template of the one workload: a Deployment,
+// or a StatefulSet when the chart runs sharded.
+func podTemplate(t *testing.T, objects []Object) *corev1.PodTemplateSpec {
+	t.Helper()
+	var templates []*corev1.PodTemplateSpec
+	for _, o := range objects {
+		switch v := o.Value.(type) {
+		case *appsv1.Deployment:
+			templates = append(templates, &v.Spec.Template)
+		case *appsv1.StatefulSet:
+			templates = append(templates, &v.Spec.Template)
+		}
+	}
+	if len(templates) != 1 {
+		t.Fatalf("%d Deployments and StatefulSets, want 1", len(templates))
+	}
+	return templates[0]
+}
+
+// service returns the Service with a cluster address: the one that is
+// not headless.
+func service(t *testing.T, objects []Object) *corev1.Service {
+	t.Helper()
+	var found []*corev1.Service
+	for _, o := range objects {
+		if v, ok := o.Value.(*corev1.Service); ok && v.Spec.ClusterIP != corev1.ClusterIPNone {
+			found = append(found, v)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d Services with a cluster address, want 1", len(found))
+	}
+	return found[0]
+}
+
 // only returns the one object of type T.
 func only[T any](t *testing.T, objects []Object) T {
 	t.Helper()
@@ -163,9 +199,9 @@ func only[T any](t *testing.T, objects []Object) T {
 	return found[0]
 }
 
-func checkPodHardening(t *testing.T, d *appsv1.Deployment) {
+func checkPodHardening(t *testing.T, template *corev1.PodTemplateSpec) {
 	t.Helper()
-	pod := d.Spec.Template.Spec
+	pod := template.Spec
 	c := pod.Containers[0]
 	sc := c.SecurityContext
 	switch {
@@ -186,9 +222,9 @@ func checkPodHardening(t *testing.T, d *appsv1.Deployment) {
 	}
 }
 
-func checkHealthProbes(t *testing.T, d *appsv1.Deployment) {
+func checkHealthProbes(t *testing.T, pod *corev1.PodTemplateSpec) {
 	t.Helper()
-	c := d.Spec.Template.Spec.Containers[0]
+	c := pod.Spec.Containers[0]
 	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != 10587 || c.Ports[0].Name != "http" {
 		t.Errorf("container ports = %+v, want http on 10587", c.Ports)
 	}
@@ -232,6 +268,8 @@ func checkScrapeConfig(t *testing.T, sc *monitoringv1alpha1.ScrapeConfig, addres
 	for _, r := range sc.Spec.RelabelConfigs {
 		toParam = toParam || (r.TargetLabel == "__param_target" && slices.Equal(r.SourceLabels, []monitoringv1.LabelName{"__address__"}))
 		toAddress = toAddress || (r.TargetLabel == "__address__" && r.Replacement != nil && *r.Replacement == address)
+		// Sharded: each target to one pod (TestShardingRelabelsAsTheExample).
+		toAddress = toAddress || r.Action == "hashmod"
 	}
 	if !toParam || !toAddress {
 		t.Errorf("ScrapeConfig relabelings %+v do not move the target to ?target= and scrape %s", sc.Spec.RelabelConfigs, address)

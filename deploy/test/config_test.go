@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -34,13 +33,13 @@ type moduleAuth struct {
 	} `json:"auth"`
 }
 
-// checkConfig: the Deployment mounts the ConfigMap and passes its file to
+// checkConfig: the pod mounts the ConfigMap and passes its file to
 // --config.file; every password file lies in a mounted Secret; and the
 // configuration passes the exporter's --config.check (password files
 // replaced by a temporary one, since the Secrets exist only in a cluster).
-func checkConfig(t *testing.T, exporter string, cm *corev1.ConfigMap, d *appsv1.Deployment) {
+func checkConfig(t *testing.T, exporter string, cm *corev1.ConfigMap, d *corev1.PodTemplateSpec) {
 	t.Helper()
-	c := d.Spec.Template.Spec.Containers[0]
+	c := d.Spec.Containers[0]
 	if !slices.Contains(c.Args, "--config.file=/etc/smtp_exporter/config/config.yml") || mountPathOf(d, "config") != "/etc/smtp_exporter/config" {
 		t.Errorf("args %v and mounts %+v do not serve the ConfigMap's config.yml", c.Args, c.VolumeMounts)
 	}
@@ -80,8 +79,8 @@ func configCheck(t *testing.T, exporter, config string) {
 }
 
 // inSecretMount: path lies under the mount of a Secret volume.
-func inSecretMount(d *appsv1.Deployment, path string) bool {
-	for _, v := range d.Spec.Template.Spec.Volumes {
+func inSecretMount(d *corev1.PodTemplateSpec, path string) bool {
+	for _, v := range d.Spec.Volumes {
 		dir := mountPathOf(d, v.Name)
 		if v.Secret != nil && dir != "" && strings.HasPrefix(path, dir+"/") {
 			return true
@@ -91,8 +90,8 @@ func inSecretMount(d *appsv1.Deployment, path string) bool {
 }
 
 // mountPathOf returns where the container mounts volume, or "".
-func mountPathOf(d *appsv1.Deployment, volume string) string {
-	for _, m := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+func mountPathOf(d *corev1.PodTemplateSpec, volume string) string {
+	for _, m := range d.Spec.Containers[0].VolumeMounts {
 		if m.Name == volume {
 			return m.MountPath
 		}

@@ -39,6 +39,8 @@ func newObject(typeMeta metav1.TypeMeta) (any, error) {
 		return &corev1.Service{}, nil
 	case "apps/v1/Deployment":
 		return &appsv1.Deployment{}, nil
+	case "apps/v1/StatefulSet":
+		return &appsv1.StatefulSet{}, nil
 	case "monitoring.coreos.com/v1/ServiceMonitor":
 		return &monitoringv1.ServiceMonitor{}, nil
 	case "monitoring.coreos.com/v1/Probe":
