@@ -358,7 +358,7 @@ check "the closed port fails in connect with refused" \
 for p in "${all_ports[@]}"; do
   check "port $p up" "probe_smtp_up{$(ep "$p")}" 1
   check "port $p success" "probe_smtp_success{$(ep "$p")}" 1
-  check "port $p has all 9 phases" "count(probe_smtp_duration_seconds{$(ep "$p")})" 9
+  check "port $p has all 10 phases" "count(probe_smtp_duration_seconds{$(ep "$p")})" 10
   check "port $p has no failure" "count(probe_smtp_failure_info{$(ep "$p")}) or vector(0)" 0
 done
 for p in "$SMTP_TEST_PORT_MX" "$SMTP_TEST_PORT_SUBMISSION"; do
@@ -425,7 +425,9 @@ say "restoring the exporter's configuration"
 cp "$work/exporter.yml.good" "$work/exporter.yml"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$exporter/-/reload")
 [[ $code == 200 ]] && pass "reload of the fixed file answers 200" || fail "reload of the fixed file answered $code"
-if curl -fs "$exporter/metrics" | grep -qx 'smtp_exporter_config_last_reload_successful 1'; then
+# Read the whole page first: grep -q stops reading early, and under
+# pipefail curl's SIGPIPE would fail the check.
+if grep -qx 'smtp_exporter_config_last_reload_successful 1' <<<"$(curl -fs "$exporter/metrics")"; then
   pass "smtp_exporter_config_last_reload_successful is 1 again"
 else
   fail "smtp_exporter_config_last_reload_successful did not return to 1"
@@ -555,7 +557,7 @@ idle_now() {
 }
 wait_for 30 "a pause between scrapes" idle_now || true
 stop prometheus
-in_flight_zero() { curl -fs "$exporter/metrics" | grep -qx 'smtp_exporter_probes_in_flight 0'; }
+in_flight_zero() { grep -qx 'smtp_exporter_probes_in_flight 0' <<<"$(curl -fs "$exporter/metrics")"; }
 wait_for 15 "probes in flight to finish" in_flight_zero || true
 probes=$(curl -fs "$exporter/metrics" | awk '/^smtp_exporter_probes_total\{module="default",result="success"\}/ { print $2 }')
 probes=${probes:-0}

@@ -240,7 +240,7 @@ used=$(cut -d' ' -f2 "$work/assign-a.txt" | sort -u | wc -l)
 ((used > 1)) && pass "the targets are split over $used of ${#replicas[@]} replicas" ||
   fail "all targets went to one replica"
 
-in_flight_zero() { curl -fs "http://$1/metrics" | grep -qx 'smtp_exporter_probes_in_flight 0'; }
+in_flight_zero() { grep -qx 'smtp_exporter_probes_in_flight 0' <<<"$(curl -fs "http://$1/metrics")"; }
 for r in "${replicas[@]}"; do
   for _ in $(seq 60); do in_flight_zero "$r" && break; sleep 0.25; done
 done

@@ -147,7 +147,7 @@ else
   fail "debug probe of localhost:2525:"
   cat "$work/debug.txt" >&2
 fi
-curl -fsS "http://$listen/history" | grep -q 'localhost:2525' && pass "/history lists the probe" || fail "/history misses the probe"
+grep -q 'localhost:2525' <<<"$(curl -fsS "http://$listen/history")" && pass "/history lists the probe" || fail "/history misses the probe"
 
 echo "--- Postfix's log: clean sessions only"
 # Sessions: 4 ports + 3 openssl comparisons + 1 debug probe.
