@@ -2,7 +2,8 @@ package mtasts
 
 import (
 	"fmt"
-	"net/netip"
+
+	"github.com/smtp-exporter/smtp_exporter/internal/plan"
 )
 
 // SyntaxError says why a policy file or a TXT record breaks its grammar
@@ -26,24 +27,9 @@ func (e *SyntaxError) Error() string {
 }
 
 // NotAllowedError says that the policy host resolves to an address that
-// Options.Allowed refuses; nothing was dialled.
-type NotAllowedError struct {
-	// Host is the policy host, mta-sts.<domain>.
-	Host string
-	// Addr is the first address refused; invalid when TooMany.
-	Addr netip.Addr
-	// TooMany: the host's answer held more addresses than the resolver
-	// keeps, so some could not be checked.
-	TooMany bool
-}
-
-// Error describes the refusal in one line.
-func (e *NotAllowedError) Error() string {
-	if e.TooMany {
-		return fmt.Sprintf("policy host %s has more addresses than can be checked against allowed_targets", e.Host)
-	}
-	return fmt.Sprintf("policy host %s resolves to %s, outside allowed_targets", e.Host, e.Addr)
-}
+// Options.Allowed refuses (or to more than could be checked); nothing was
+// dialled. It is the resolver step's own type.
+type NotAllowedError = plan.NotAllowedError
 
 // stepError is the failure of one step of Check with the result it gives.
 type stepError struct {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/smtp-exporter/smtp_exporter/config"
+	"github.com/smtp-exporter/smtp_exporter/internal/plan"
 )
 
 // MaxPolicySize is the longest policy file Check reads (RFC 8461 §3.3
@@ -83,7 +84,7 @@ func fetchPolicy(ctx context.Context, host string, opts Options) (fetched, *step
 // policyAddrs resolves host and returns the addresses to dial, in order,
 // once every address of the wanted IP protocol passed opts.Allowed.
 func policyAddrs(ctx context.Context, host string, opts Options) ([]netip.Addr, *stepError) {
-	answer, err := opts.Resolver.LookupAddrs(ctx, host, network(opts.IPProtocol))
+	answer, err := opts.Resolver.LookupAddrs(ctx, host, plan.Network(opts.IPProtocol))
 	if err != nil {
 		return nil, fail(ResultFetchFailed, fmt.Errorf("resolving policy host %s: %w", host, err))
 	}
@@ -98,50 +99,10 @@ func policyAddrs(ctx context.Context, host string, opts Options) ([]netip.Addr, 
 	if len(all) == 0 {
 		return nil, fail(ResultFetchFailed, fmt.Errorf("resolving policy host %s: %w", host, errNoAddress))
 	}
-	if err := checkAllowed(host, all, answer.Truncated, opts.Allowed); err != nil {
+	if err := plan.CheckAllowed(host, all, answer.Truncated, opts.Allowed); err != nil {
 		return nil, fail(ResultFetchFailed, err)
 	}
-	return dialOrder(v6, v4), nil
-}
-
-// network is the address family an IP protocol setting asks for.
-func network(ipProtocol string) string {
-	switch ipProtocol {
-	case config.IPProtocol4:
-		return "ip4"
-	case config.IPProtocol6:
-		return "ip6"
-	}
-	return "ip"
-}
-
-// checkAllowed returns a *NotAllowedError when allowed refuses one of
-// addrs, or when the answer was cut (truncated) so that some went unchecked.
-func checkAllowed(host string, addrs []netip.Addr, truncated bool, allowed func(string, netip.Addr) bool) error {
-	if allowed == nil {
-		return nil
-	}
-	if truncated {
-		return &NotAllowedError{Host: host, TooMany: true}
-	}
-	for _, a := range addrs {
-		if !allowed(host, a) {
-			return &NotAllowedError{Host: host, Addr: a}
-		}
-	}
-	return nil
-}
-
-// dialOrder returns the addresses to dial: the first IPv6 one, then the
-// first IPv4 one.
-func dialOrder(v6, v4 []netip.Addr) []netip.Addr {
-	var order []netip.Addr
-	for _, family := range [][]netip.Addr{v6, v4} {
-		if len(family) > 0 {
-			order = append(order, family[0])
-		}
-	}
-	return order
+	return plan.DialOrder(v6, v4), nil
 }
 
 // dialFirst connects to the first of addrs that answers on port and

@@ -177,7 +177,7 @@ func (p *Plan) addEndpoints(h Host, opts Options) {
 				p.add(ep)
 			}
 		default:
-			base.Addrs = dialOrder(h)
+			base.Addrs = DialOrder(h.IPv6, h.IPv4)
 			p.add(base)
 		}
 	}
@@ -196,15 +196,14 @@ func capFamilies(h Host, max int) []netip.Addr {
 	return append(slices.Clone(h.IPv6[:min(len(h.IPv6), max)]), h.IPv4[:min(len(h.IPv4), max)]...)
 }
 
-// dialOrder is the first IPv6 address, then the first IPv4 one: a dead
+// DialOrder is the first IPv6 address, then the first IPv4 one: a dead
 // IPv6 path leaves time for IPv4.
-func dialOrder(h Host) []netip.Addr {
+func DialOrder(v6, v4 []netip.Addr) []netip.Addr {
 	var addrs []netip.Addr
-	if len(h.IPv6) > 0 {
-		addrs = append(addrs, h.IPv6[0])
-	}
-	if len(h.IPv4) > 0 {
-		addrs = append(addrs, h.IPv4[0])
+	for _, family := range [][]netip.Addr{v6, v4} {
+		if len(family) > 0 {
+			addrs = append(addrs, family[0])
+		}
 	}
 	return addrs
 }

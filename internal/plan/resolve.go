@@ -61,8 +61,9 @@ func dnsReason(ctx context.Context, err error) string {
 	return ReasonDNS
 }
 
-// network is the address family a module asks for.
-func network(ipProtocol string) string {
+// Network is the lookup network ("ip", "ip4", "ip6") of a module's
+// ip_protocol.
+func Network(ipProtocol string) string {
 	switch ipProtocol {
 	case config.IPProtocol4:
 		return "ip4"
@@ -92,7 +93,7 @@ func resolveHost(ctx context.Context, r Resolver, name string, opts Options) Hos
 		h.IPv4, h.IPv6 = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}, []netip.Addr{netip.IPv6Loopback()}
 	} else {
 		start := time.Now()
-		answer, err := r.LookupAddrs(ctx, name, network(opts.IPProtocol))
+		answer, err := r.LookupAddrs(ctx, name, Network(opts.IPProtocol))
 		h.LookupTime = time.Since(start)
 		if err != nil {
 			h.Secure, h.CNAMEs = answer.Secure, answer.CNAMEs // an authenticated denial is secure
@@ -107,7 +108,7 @@ func resolveHost(ctx context.Context, r Resolver, name string, opts Options) Hos
 		h.Err = &ResolveError{Host: name, Reason: ReasonDNS, Err: fmt.Errorf("resolving %s: %w", name, errNoAddress)}
 		return h
 	}
-	h.NotAllowed = checkAllowed(name, append(h.IPv6, h.IPv4...), h.truncated, opts.Allowed)
+	h.NotAllowed = CheckAllowed(name, append(h.IPv6, h.IPv4...), h.truncated, opts.Allowed)
 	return h
 }
 
@@ -118,9 +119,10 @@ func wanted(addrs []netip.Addr, ok bool) []netip.Addr {
 	return nil
 }
 
-// checkAllowed returns why allowed refuses one of addrs, or nil; a host
-// whose answer was cut (truncated) has addresses nobody checked.
-func checkAllowed(host string, addrs []netip.Addr, truncated bool, allowed func(string, netip.Addr) bool) error {
+// CheckAllowed returns a *NotAllowedError when allowed refuses one of
+// host's addresses, or when its answer was cut (truncated) so that some
+// went unchecked; nil allows every address.
+func CheckAllowed(host string, addrs []netip.Addr, truncated bool, allowed func(string, netip.Addr) bool) error {
 	if allowed == nil {
 		return nil
 	}
