@@ -11,28 +11,6 @@ declare -A CHECKED # "FILE|series" -> 1 once a check looked at it
 # Families whose values are measurements, checked for sanity only.
 MEASURED='^(probe_duration_seconds|probe_dns_lookup_time_seconds|probe_smtp_duration_seconds|probe_smtp_handshake_seconds|probe_ip_addr_hash|probe_smtp_cert_expiry_timestamp_seconds|probe_smtp_cert_days_until_expiry|probe_ssl_earliest_cert_expiry|probe_ssl_last_chain_expiry_timestamp_seconds|probe_ssl_last_chain_info|probe_smtp_extension_info|probe_smtp_size_limit_bytes|probe_tls_cipher_info|probe_tls_version_info)([{]|$)'
 
-# load_answers: every answer's samples into SERIES.
-load_answers() {
-  local p file line
-  for p in "${PROBES[@]}"; do
-    read -r file _ <<<"$p"
-    while IFS= read -r line; do
-      [[ $line == \#* || -z $line ]] && continue
-      SERIES["$file|${line% *}"]=${line##* }
-    done <"$work/$file.txt"
-  done
-}
-
-# series NAME [LABEL=VALUE...]: a series as the exposition writes it, the
-# labels in alphabetical order.
-series() {
-  local name=$1 out=
-  shift
-  (($# == 0)) && { echo "$name"; return; }
-  while IFS= read -r kv; do out+="${out:+,}${kv%%=*}=\"${kv#*=}\""; done < <(printf '%s\n' "$@" | LC_ALL=C sort)
-  echo "$name{$out}"
-}
-
 # check FILE WANT NAME [LABEL=VALUE...]: the sample's value is WANT
 # ("absent": no such series).
 check() {

@@ -169,27 +169,6 @@ check_postfix_log() {
 
 declare -A SERIES # "FILE|series" -> value, every answer's samples
 
-load_answers() {
-  local p file line
-  for p in "${PROBES[@]}"; do
-    read -r file _ <<<"$p"
-    while IFS= read -r line; do
-      [[ $line == \#* || -z $line ]] && continue
-      SERIES["$file|${line% *}"]=${line##* }
-    done <"$work/$file.txt"
-  done
-}
-
-# series NAME [LABEL=VALUE...]: the series as the exposition writes it,
-# labels in alphabetical order.
-series() {
-  local name=$1 out='' kv
-  shift
-  (($# == 0)) && { echo "$name"; return; }
-  while IFS= read -r kv; do out+="${out:+,}${kv%%=*}=\"${kv#*=}\""; done < <(printf '%s\n' "$@" | LC_ALL=C sort)
-  echo "$name{$out}"
-}
-
 # want FILE VALUE NAME [LABEL=VALUE...]: the sample's value is VALUE
 # ("absent": no such series).
 want() {

@@ -47,6 +47,8 @@ log() { printf 'security: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 # shellcheck source=test/lib.sh
 . "$repo/test/lib.sh"
+# shellcheck source=test/answers.sh
+. "$repo/test/answers.sh"
 # Packages first: the namespace has no route out.
 "$repo/test/dnslab/setup.sh" --packages-only
 "$repo/test/postfix/setup.sh" --packages-only
